@@ -1,0 +1,3 @@
+from copilot_kit.migrate import run_env
+
+run_env()
