@@ -1,0 +1,3 @@
+from saas_copilot.cli import main
+
+raise SystemExit(main())

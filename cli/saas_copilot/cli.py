@@ -1,0 +1,100 @@
+"""``saas-copilot``: the operator's command line.
+
+saas-copilot up [--detach]       start Postgres (embedded unless DATABASE_URL), migrate,
+                                 start saturn-local, tenant-api and copilot-gateway
+saas-copilot down                stop a detached stack; nothing is left running
+saas-copilot rotate-encryption-key
+                                 re-encrypt every stored agent key under a new key
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+from saas_copilot import stack as stack_mod
+from saas_copilot.config import Paths
+
+
+def _banner(info: dict[str, object]) -> None:
+    print("SaaS Copilot is up.")
+    print(f"  copilot-gateway  {info['gateway_url']}")
+    print(f"  tenant-api       {info['tenant_api_url']}")
+    print(f"  saturn           {info['saturn_url']}")
+    # The one place a secret is printed, as DESIGN.md allows: the operator needs it.
+    print(f"  admin token      {info['admin_token']}")
+    print("  state            .run/stack.json, logs in .run/logs/")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    paths = Paths.from_env()
+    try:
+        info, pids = stack_mod.start(paths)
+    except stack_mod.StackError as exc:
+        print(f"saas-copilot up: {exc}", file=sys.stderr)
+        return 1
+    _banner(info)
+    if args.detach:
+        print("Detached. Stop it with: saas-copilot down")
+        return 0
+
+    print("Press Ctrl-C to stop.")
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    exit_code = 0
+    while not stopping:
+        if not all(stack_mod._pid_alive(pid) for pid in pids):
+            print("saas-copilot: a service exited; stopping the stack.", file=sys.stderr)
+            exit_code = 1
+            break
+        time.sleep(0.3)
+    print("Stopping...")
+    stack_mod.stop(paths)
+    print("Stopped.")
+    return exit_code
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    paths = Paths.from_env()
+    if stack_mod.stop(paths):
+        print("SaaS Copilot stopped.")
+    else:
+        print("Nothing was running.")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from saas_copilot.rotation import rotate
+
+    result: int = rotate(Paths.from_env())
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="saas-copilot", description="SaaS Copilot operator CLI")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the stack")
+    up.add_argument("--detach", action="store_true", help="return once every service is healthy")
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop a detached stack")
+    down.set_defaults(func=cmd_down)
+    rotate = sub.add_parser(
+        "rotate-encryption-key", help="re-encrypt every stored agent key under a new key"
+    )
+    rotate.set_defaults(func=cmd_rotate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
