@@ -79,6 +79,22 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Create (if needed) and migrate the databases, for deployments that run services
+    themselves (docker-compose, Kubernetes)."""
+    import asyncio
+
+    try:
+        _, saturn_url, _ = asyncio.run(
+            stack_mod.prepare_databases(Paths.from_env(), not args.hosted_saturn)
+        )
+    except Exception as exc:
+        print(f"saas-copilot migrate: {exc}", file=sys.stderr)
+        return 1
+    print("Migrated tenant_api" + (" and saturn_local." if saturn_url else "."))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saas-copilot", description="SaaS Copilot operator CLI")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop a detached stack")
     down.set_defaults(func=cmd_down)
+    migrate = sub.add_parser("migrate", help="create and migrate the databases, then exit")
+    migrate.add_argument(
+        "--hosted-saturn", action="store_true", help="skip saturn-local's database"
+    )
+    migrate.set_defaults(func=cmd_migrate)
     rotate = sub.add_parser(
         "rotate-encryption-key", help="re-encrypt every stored agent key under a new key"
     )

@@ -93,7 +93,7 @@ def running_pids(stack: dict[str, Any]) -> list[int]:
     return [int(pid) for pid in stack.get("pids", {}).values() if _pid_alive(int(pid))]
 
 
-async def _prepare_databases(paths: Paths, use_saturn_local: bool) -> tuple[str, str | None, bool]:
+async def prepare_databases(paths: Paths, use_saturn_local: bool) -> tuple[str, str | None, bool]:
     server_url = os.environ.get("DATABASE_URL")
     embedded = not server_url
     if embedded:
@@ -127,7 +127,7 @@ def plan_stack(paths: Paths) -> StackPlan:
         raise StackError("SATURN_BASE_URL is set but SATURN_ADMIN_KEY is not: give both.")
 
     try:
-        tenant_db, saturn_db, embedded = asyncio.run(_prepare_databases(paths, use_saturn_local))
+        tenant_db, saturn_db, embedded = asyncio.run(prepare_databases(paths, use_saturn_local))
     except StackError:
         raise
     except Exception as exc:

@@ -17,6 +17,7 @@ class CustomerStatus(StrEnum):
 
 class Customer(TimestampMixin, Base):
     __tablename__ = "customers"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     external_id: Mapped[str] = mapped_column(Text, unique=True)

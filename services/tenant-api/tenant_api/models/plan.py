@@ -8,6 +8,7 @@ from tenant_api.models.base import Base, TimestampMixin
 
 class Plan(TimestampMixin, Base):
     __tablename__ = "plans"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
     tier: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""copilot-gateway: customer requests to their own Saturn agent, with structured limit answers."""
