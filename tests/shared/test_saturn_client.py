@@ -135,9 +135,7 @@ async def test_get_and_list_agents_ignore_extra_fields(
     assert missing is None
 
 
-async def test_list_agents_accepts_data_wrapper(
-    saturn: SaturnClient, router: respx.Router
-) -> None:
+async def test_list_agents_accepts_data_wrapper(saturn: SaturnClient, router: respx.Router) -> None:
     router.get("/v1/agents").respond(200, json={"data": [agent_json()]})
     assert [a.id for a in await saturn.list_agents()] == [AGENT_ID]
 
@@ -179,7 +177,7 @@ async def test_suspend_activate_delete_regenerate(
 
     suspended = await saturn.suspend_agent(AGENT_ID)
     active = await saturn.activate_agent(AGENT_ID)
-    assert await saturn.delete_agent(AGENT_ID) is None
+    await saturn.delete_agent(AGENT_ID)
     regenerated = await saturn.regenerate_key(AGENT_ID)
 
     assert suspended.status is AgentStatus.SUSPENDED
@@ -188,6 +186,7 @@ async def test_suspend_activate_delete_regenerate(
         {"status": "suspended"},
         {"status": "active"},
     ]
+    assert delete.call_count == 1
     assert delete.calls.last.request.headers["Authorization"] == f"Bearer {PRIMARY_KEY}"
     assert regen.calls.last.request.content == b""
     assert regenerated.api_key.get_secret_value() == NEW_KEY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,9 @@ def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 ERROR_CASES = [
-    pytest.param(400, envelope("VALIDATION_ERROR", "Invalid body"), SaturnValidationError, id="400"),
+    pytest.param(
+        400, envelope("VALIDATION_ERROR", "Invalid body"), SaturnValidationError, id="400"
+    ),
     pytest.param(401, envelope("UNAUTHORIZED", "Invalid API key"), SaturnAuthError, id="401"),
     pytest.param(
         401, envelope("UNAUTHORIZED", "Agent is suspended"), SaturnAuthError, id="401-suspended"
@@ -107,13 +110,9 @@ ERROR_CASES = [
     ),
     pytest.param(409, envelope("SOMETHING_NEW", "eh"), SaturnRequestError, id="4xx-unknown"),
     pytest.param(502, envelope("UPSTREAM_ERROR", "openai down"), SaturnUpstreamError, id="502"),
-    pytest.param(
-        502, envelope("PROVIDER_ERROR", "provider"), SaturnUpstreamError, id="502-docs"
-    ),
+    pytest.param(502, envelope("PROVIDER_ERROR", "provider"), SaturnUpstreamError, id="502-docs"),
     pytest.param(500, envelope("INTERNAL_ERROR", "boom"), SaturnServerError, id="500"),
-    pytest.param(
-        503, envelope("PROVIDER_UNAVAILABLE", "later"), SaturnServerError, id="503-docs"
-    ),
+    pytest.param(503, envelope("PROVIDER_UNAVAILABLE", "later"), SaturnServerError, id="503-docs"),
     pytest.param(503, "<html>Service Unavailable</html>", SaturnServerError, id="503-html"),
     pytest.param(429, "Too many requests, please try again later.", SaturnRateLimited, id="429"),
 ]
@@ -217,7 +216,9 @@ async def test_documented_budget_exceeded_converts_cents_to_micros(
 ) -> None:
     router.post("/v1/capabilities/reason").respond(
         402,
-        json=envelope("BUDGET_EXCEEDED", "cap", {"dailySpent": 498, "dailyCap": 500, "quotedCost": 4}),
+        json=envelope(
+            "BUDGET_EXCEEDED", "cap", {"dailySpent": 498, "dailyCap": 500, "quotedCost": 4}
+        ),
     )
     with pytest.raises(SaturnDailyLimitExceeded) as info:
         await saturn.reason(ReasonRequest(prompt="hi"), api_key=AGENT_KEY)
@@ -305,7 +306,9 @@ async def test_get_recovers_after_a_timeout(
 
 
 async def test_backoff_is_capped(router: respx.Router, sleeps: list[float]) -> None:
-    route = router.delete(f"/v1/agents/{AGENT_ID}").respond(500, json=envelope("INTERNAL_ERROR", "x"))
+    route = router.delete(f"/v1/agents/{AGENT_ID}").respond(
+        500, json=envelope("INTERNAL_ERROR", "x")
+    )
     async with SaturnClient(
         base_url=BASE_URL,
         api_key=PRIMARY_KEY,
@@ -318,20 +321,14 @@ async def test_backoff_is_capped(router: respx.Router, sleeps: list[float]) -> N
     assert sleeps == [0.05, 0.2, 0.8, 1.0]
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [("PATCH", f"/v1/agents/{AGENT_ID}/policy"), ("PATCH", f"/v1/agents/{AGENT_ID}")],
-)
-async def test_idempotent_patches_are_retried(
-    saturn: SaturnClient, router: respx.Router, method: str, path: str
-) -> None:
-    route = router.route(method=method, path=path).respond(502, text="Bad Gateway")
+async def test_idempotent_patches_are_retried(saturn: SaturnClient, router: respx.Router) -> None:
+    policy = router.patch(f"/v1/agents/{AGENT_ID}/policy").respond(502, text="Bad Gateway")
+    status = router.patch(f"/v1/agents/{AGENT_ID}").respond(502, text="Bad Gateway")
     with pytest.raises(SaturnUnavailable):
-        if path.endswith("policy"):
-            await saturn.set_caps(AGENT_ID, max_per_call_usd_cents=1, max_per_day_usd_cents=2)
-        else:
-            await saturn.suspend_agent(AGENT_ID)
-    assert route.call_count == 3
+        await saturn.set_caps(AGENT_ID, max_per_call_usd_cents=1, max_per_day_usd_cents=2)
+    with pytest.raises(SaturnUnavailable):
+        await saturn.suspend_agent(AGENT_ID)
+    assert (policy.call_count, status.call_count) == (3, 3)
 
 
 async def test_get_retries_429_with_short_retry_after(
@@ -380,9 +377,7 @@ async def test_create_and_regenerate_are_never_retried(
     with pytest.raises(SaturnUnavailable):
         await saturn.regenerate_key(AGENT_ID)
     with pytest.raises(SaturnUnavailable):
-        await saturn.create_agent_with_caps(
-            "x", max_per_call_usd_cents=1, max_per_day_usd_cents=2
-        )
+        await saturn.create_agent_with_caps("x", max_per_call_usd_cents=1, max_per_day_usd_cents=2)
     assert (create.call_count, regen.call_count) == (2, 1)
     assert sleeps == []
 
@@ -392,7 +387,7 @@ async def test_total_timeout_bounds_a_stalled_answer(router: respx.Router) -> No
         await asyncio.sleep(5)
         return httpx.Response(200, json={"content": "late"})
 
-    route = router.post("/v1/capabilities/reason").mock(side_effect=stall)
+    router.post("/v1/capabilities/reason").mock(side_effect=stall)
     async with SaturnClient(
         base_url=BASE_URL,
         api_key=PRIMARY_KEY,
@@ -400,9 +395,10 @@ async def test_total_timeout_bounds_a_stalled_answer(router: respx.Router) -> No
         connect_timeout=0.05,
         transport=httpx.MockTransport(router.async_handler),
     ) as client:
+        started = time.monotonic()
         with pytest.raises(SaturnTimeout):
             await client.reason(ReasonRequest(prompt="hi"), api_key=AGENT_KEY)
-    assert route.call_count == 1
+    assert time.monotonic() - started < 1.0
 
 
 async def test_error_message_never_echoes_the_key(

@@ -319,13 +319,14 @@ class SaturnClient:
             headers=headers,
             per_call_timeout=timeout,
         )
-        if not _has_key(response, "content"):
+        data = _json(response)
+        if not isinstance(data, dict) or "content" not in data:
             raise SaturnError(
                 "Saturn returned a reason response without content",
                 status=response.status_code,
                 code="BAD_RESPONSE",
             )
-        parsed = _parse(_ReasonBody, response)
+        parsed = _validate(_ReasonBody, data, response.status_code)
         return ReasonResult(
             content=parsed.content or "",
             model=parsed.model,
@@ -449,21 +450,19 @@ def _json(response: httpx.Response) -> Any:
         ) from exc
 
 
-def _has_key(response: httpx.Response, key: str) -> bool:
-    data = _json(response)
-    return isinstance(data, dict) and key in data
-
-
-def _parse(model: type[_M], response: httpx.Response) -> _M:
-    data = _json(response)
+def _validate(model: type[_M], data: Any, status: int) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise SaturnError(
             f"Saturn returned an unexpected {model.__name__} shape",
-            status=response.status_code,
+            status=status,
             code="BAD_RESPONSE",
         ) from exc
+
+
+def _parse(model: type[_M], response: httpx.Response) -> _M:
+    return _validate(model, _json(response), response.status_code)
 
 
 def _parse_list(model: type[_M], response: httpx.Response) -> list[_M]:
@@ -476,14 +475,7 @@ def _parse_list(model: type[_M], response: httpx.Response) -> list[_M]:
             status=response.status_code,
             code="BAD_RESPONSE",
         )
-    try:
-        return [model.model_validate(item) for item in data]
-    except ValidationError as exc:
-        raise SaturnError(
-            f"Saturn returned an unexpected {model.__name__} shape",
-            status=response.status_code,
-            code="BAD_RESPONSE",
-        ) from exc
+    return [_validate(model, item, response.status_code) for item in data]
 
 
 def _int(value: Any) -> int | None:

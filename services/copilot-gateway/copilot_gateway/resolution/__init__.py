@@ -1,0 +1,1 @@
+"""Customer → agent credentials, cached in memory for a few seconds."""

@@ -1,0 +1,1 @@
+"""Per-request outcomes, sent to tenant-api in batches off the response path."""
