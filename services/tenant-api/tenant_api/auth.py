@@ -53,9 +53,7 @@ def require_admin(request: Request, context: Annotated[AppContext, Depends(get_c
     _check(request, context, admin=True)
 
 
-def require_service(
-    request: Request, context: Annotated[AppContext, Depends(get_context)]
-) -> None:
+def require_service(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> None:
     _check(request, context, admin=False)
 
 

@@ -13,8 +13,12 @@ _MIN_SECRET_CHARS = 16
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
-    database_url: str = Field(validation_alias=AliasChoices("TENANT_API_DATABASE_URL", "database_url"))
-    admin_token: SecretStr = Field(validation_alias=AliasChoices("COPILOT_ADMIN_TOKEN", "admin_token"))
+    database_url: str = Field(
+        validation_alias=AliasChoices("TENANT_API_DATABASE_URL", "database_url")
+    )
+    admin_token: SecretStr = Field(
+        validation_alias=AliasChoices("COPILOT_ADMIN_TOKEN", "admin_token")
+    )
     service_token: SecretStr = Field(
         validation_alias=AliasChoices("COPILOT_SERVICE_TOKEN", "service_token")
     )
@@ -34,7 +38,9 @@ class Settings(BaseSettings):
     saturn_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
-        validation_alias=AliasChoices("TENANT_API_SATURN_TIMEOUT_SECONDS", "saturn_timeout_seconds"),
+        validation_alias=AliasChoices(
+            "TENANT_API_SATURN_TIMEOUT_SECONDS", "saturn_timeout_seconds"
+        ),
     )
     access_token_default_ttl_seconds: int = Field(default=3600, ge=60)
     access_token_max_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)

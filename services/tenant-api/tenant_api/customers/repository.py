@@ -68,7 +68,7 @@ async def claim_signup(
         )
         .values(signup_lease_until=func.now() + lease)
         .returning(Customer)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return result.one_or_none()
 

@@ -389,7 +389,9 @@ class CustomerService:
             )
         settings = self._context.settings
         ttl = data.ttl_seconds if data is not None and data.ttl_seconds is not None else None
-        ttl = min(ttl or settings.access_token_default_ttl_seconds, settings.access_token_max_ttl_seconds)
+        ttl = min(
+            ttl or settings.access_token_default_ttl_seconds, settings.access_token_max_ttl_seconds
+        )
         now = await repository.db_now(session)
         token, claims = issue_token(
             secret=self._context.token_secret,

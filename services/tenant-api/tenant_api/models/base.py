@@ -12,9 +12,7 @@ class Base(DeclarativeBase):
 
 class TimestampMixin:
     # Database clock only: server defaults, and func.now() on every UPDATE.
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -1,0 +1,64 @@
+"""tenant-api: customers, plans, encrypted Saturn agent keys (``uvicorn --factory
+tenant_api.main:create_app``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from copilot_kit.db import make_engine, make_sessionmaker
+from copilot_kit.errors import install_error_handlers
+from copilot_kit.saturn.client import SaturnClient
+from tenant_api.config import Settings
+from tenant_api.context import AppContext
+from tenant_api.customers.endpoints import internal_router as customers_internal_router
+from tenant_api.customers.endpoints import router as customers_router
+from tenant_api.dependencies import ContextDep
+from tenant_api.plans.endpoints import router as plans_router
+
+
+def create_app(
+    settings: Settings | None = None, *, saturn_client: SaturnClient | None = None
+) -> FastAPI:
+    """The app. ``saturn_client`` replaces the one built from settings (tests inject one
+    on a mock transport); an injected client is not closed by the app."""
+    resolved = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(resolved.database_url, pool_size=resolved.db_pool_size)
+        saturn = saturn_client or SaturnClient(
+            base_url=resolved.saturn_base_url,
+            api_key=resolved.saturn_admin_key,
+            timeout=resolved.saturn_timeout_seconds,
+        )
+        app.state.context = AppContext(
+            settings=resolved,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            saturn=saturn,
+            keyring=resolved.keyring(),
+        )
+        try:
+            yield
+        finally:
+            if saturn_client is None:
+                await saturn.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="tenant-api", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(plans_router)
+    app.include_router(customers_router)
+    app.include_router(customers_internal_router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(context: ContextDep) -> dict[str, str]:
+        async with context.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
