@@ -438,6 +438,16 @@ async def test_a_call_without_any_key_is_refused_before_sending(router: respx.Ro
     assert route.call_count == 0
 
 
+@pytest.mark.parametrize("empty", ["", SecretStr("")])
+async def test_an_empty_per_call_key_never_falls_back_to_the_primary_key(
+    saturn: SaturnClient, router: respx.Router, empty: str | SecretStr
+) -> None:
+    route = router.post("/v1/capabilities/reason").respond(200, json=reason_body())
+    with pytest.raises(ValueError, match="API key"):
+        await saturn.reason(ReasonRequest(prompt="hi"), api_key=empty)
+    assert route.call_count == 0
+
+
 async def test_real_aiohttp_transport_round_trip() -> None:
     seen: dict[str, Any] = {}
 

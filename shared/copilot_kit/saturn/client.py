@@ -357,8 +357,10 @@ class SaturnClient:
     ) -> httpx.Response:
         request_headers = dict(headers or {})
         if auth:
-            key = _secret(api_key) or self._api_key
-            if key is None:
+            # Only an absent per-call key falls back: an empty customer key must never
+            # turn into a call billed to the primary agent.
+            key = _secret(api_key) if api_key is not None else self._api_key
+            if key is None or not key.get_secret_value():
                 raise ValueError("a Saturn API key is required for this call")
             request_headers["Authorization"] = f"Bearer {key.get_secret_value()}"
         read_timeout = per_call_timeout if per_call_timeout is not None else self._timeout
