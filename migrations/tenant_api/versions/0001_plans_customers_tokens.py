@@ -48,9 +48,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("seat_price_usd_cents >= 0", name="ck_plans_seat_price"),
         sa.CheckConstraint("burst_multiplier_percent >= 100", name="ck_plans_burst_multiplier"),
-        sa.CheckConstraint(
-            "burst_days_per_month BETWEEN 0 AND 31", name="ck_plans_burst_days"
-        ),
+        sa.CheckConstraint("burst_days_per_month BETWEEN 0 AND 31", name="ck_plans_burst_days"),
         sa.CheckConstraint("rollover_max_usd_cents >= 0", name="ck_plans_rollover"),
     )
     plans = sa.table(

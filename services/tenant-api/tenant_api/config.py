@@ -13,8 +13,9 @@ _MIN_SECRET_CHARS = 16
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
+    # Not a SecretStr (callers need the plain URL), but kept out of reprs: it may hold a password.
     database_url: str = Field(
-        validation_alias=AliasChoices("TENANT_API_DATABASE_URL", "database_url")
+        repr=False, validation_alias=AliasChoices("TENANT_API_DATABASE_URL", "database_url")
     )
     admin_token: SecretStr = Field(
         validation_alias=AliasChoices("COPILOT_ADMIN_TOKEN", "admin_token")

@@ -18,6 +18,8 @@ from tenant_api.customers.endpoints import internal_router as customers_internal
 from tenant_api.customers.endpoints import router as customers_router
 from tenant_api.dependencies import ContextDep
 from tenant_api.plans.endpoints import router as plans_router
+from tenant_api.usage.endpoints import internal_router as usage_internal_router
+from tenant_api.usage.endpoints import router as usage_router
 
 
 def create_app(
@@ -25,7 +27,7 @@ def create_app(
 ) -> FastAPI:
     """The app. ``saturn_client`` replaces the one built from settings (tests inject one
     on a mock transport); an injected client is not closed by the app."""
-    resolved = settings or Settings()  # type: ignore[call-arg]  # filled from the environment
+    resolved = settings or Settings()  # filled from the environment
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +56,8 @@ def create_app(
     app.include_router(plans_router)
     app.include_router(customers_router)
     app.include_router(customers_internal_router)
+    app.include_router(usage_router)
+    app.include_router(usage_internal_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(context: ContextDep) -> dict[str, str]:

@@ -19,6 +19,7 @@ from tenant_api.customers.schemas import (
 )
 from tenant_api.customers.service import CustomerService
 from tenant_api.dependencies import ContextDep, SessionDep
+from tenant_api.plans.schemas import TIER_PATTERN
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[AdminAuth])
 internal_router = APIRouter(
@@ -37,7 +38,7 @@ async def sign_up(body: CustomerCreate, context: ContextDep, response: Response)
 async def list_customers(
     context: ContextDep,
     session: SessionDep,
-    plan: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    plan: Annotated[str | None, Query(pattern=TIER_PATTERN)] = None,
     status: CustomerStatusOut | None = None,
     external_id: Annotated[str | None, Query(pattern=EXTERNAL_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,8 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenant_api.customers.pagination import Position
 from tenant_api.models import AccessToken, Customer, CustomerStatus, Plan
 
+# Ids we issue; anything else cannot exist, so it is not sent to the database at all.
+_CUSTOMER_ID = re.compile(r"^cus_[0-9a-f]{24}$")
+
+
+def is_customer_id(value: str) -> bool:
+    return _CUSTOMER_ID.fullmatch(value) is not None
+
 
 async def get(session: AsyncSession, customer_id: str) -> Customer | None:
+    if not is_customer_id(customer_id):
+        return None
     return await session.get(Customer, customer_id)
 
 
@@ -21,6 +31,8 @@ async def get_by_external_id(session: AsyncSession, external_id: str) -> Custome
 
 
 async def get_with_plan(session: AsyncSession, customer_id: str) -> tuple[Customer, Plan] | None:
+    if not is_customer_id(customer_id):
+        return None
     row = (
         await session.execute(
             select(Customer, Plan)
