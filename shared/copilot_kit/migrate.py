@@ -26,7 +26,7 @@ def alembic_config(database: str) -> Config:
     return cfg
 
 
-async def upgrade(url: str, database: str, revision: str = "head") -> None:
+async def upgrade(url: str, database: str, revision: str = "heads") -> None:
     """Migrate the database at ``url`` with the environment ``migrations/<database>``."""
     cfg = alembic_config(database)
 
@@ -42,7 +42,7 @@ async def upgrade(url: str, database: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
-def upgrade_sync(url: str, database: str, revision: str = "head") -> None:
+def upgrade_sync(url: str, database: str, revision: str = "heads") -> None:
     asyncio.run(upgrade(url, database, revision))
 
 
