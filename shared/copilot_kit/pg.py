@@ -18,7 +18,12 @@ def start_embedded(data_dir: Path, *, keep_running: bool = True) -> str:
     With ``keep_running`` the server outlives this process and :func:`stop_embedded` stops
     it; without, pgserver stops it when the last process that asked for it exits.
     """
-    import pgserver  # imported lazily: only the embedded path needs it
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only the embedded path needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
     mode = None if keep_running else "stop"
