@@ -15,8 +15,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _run(script: str) -> None:
+    # asyncpg prepares each statement: one command per execute.
+    for statement in script.split(";\n"):
+        if statement.strip():
+            op.execute(statement)
+
+
 def upgrade() -> None:
-    op.execute(
+    _run(
         """
         CREATE TABLE accounts (
             id          text PRIMARY KEY,
@@ -134,7 +141,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
+    _run(
         """
         DROP TABLE idempotency_keys;
         DROP TABLE receipts;
