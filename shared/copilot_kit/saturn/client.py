@@ -165,7 +165,11 @@ class SaturnClient:
         return _parse(AgentWithKey, response)
 
     async def create_agent_with_caps(
-        self, name: str, *, max_per_call_usd_cents: int, max_per_day_usd_cents: int
+        self,
+        name: str,
+        *,
+        max_per_call_usd_cents: int | None,
+        max_per_day_usd_cents: int | None,
     ) -> AgentWithKey:
         """Create an agent, then set its caps with a policy PATCH.
 
