@@ -1,0 +1,1 @@
+"""Spend monitoring: threshold alerts, heavy users, rollover and burst allowance."""

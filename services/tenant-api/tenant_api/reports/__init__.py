@@ -1,0 +1,1 @@
+"""Operator reports: heavy users, margin, bursts."""

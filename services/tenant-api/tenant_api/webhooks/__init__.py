@@ -1,0 +1,1 @@
+"""Webhook endpoints and the durable, signed event outbox."""
