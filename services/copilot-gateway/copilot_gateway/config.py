@@ -31,11 +31,14 @@ class Settings(BaseSettings):
     gateway_tenant_api_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     gateway_tenant_api_max_connections: int = Field(default=64, gt=0)
 
-    gateway_usage_batch_size: int = Field(default=200, gt=0, le=1000)
+    gateway_usage_batch_size: int = Field(default=200, gt=0, le=500)  # tenant-api takes <= 500
     gateway_usage_flush_interval_seconds: float = Field(default=0.2, gt=0)
     gateway_usage_max_queue: int = Field(default=100_000, gt=0)
     gateway_usage_retry_max_seconds: float = Field(default=5.0, gt=0)
     gateway_usage_shutdown_timeout_seconds: float = Field(default=5.0, ge=0)
+
+    # How often a customer's "spent today" is re-read from tenant-api in the background.
+    gateway_spend_refresh_seconds: float = Field(default=30.0, gt=0)
 
     log_level: str = "INFO"
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
@@ -22,8 +21,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from copilot_kit.http import make_http_client
-
-logger = logging.getLogger("copilot_gateway.tenant_api")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -131,7 +128,7 @@ class UsageEvent(BaseModel):
     cost_usd_micros: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    model: str = ""
+    model: str | None = None
 
 
 class UsageEventsResult(BaseModel):

@@ -11,8 +11,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from copilot_kit.errors import AppError, Unauthorized
-
 from copilot_gateway.clients.tenant_api import (
     AgentCredentials,
     TenantApiClient,
@@ -20,6 +18,7 @@ from copilot_gateway.clients.tenant_api import (
     TenantApiRequestError,
     TenantApiUnavailable,
 )
+from copilot_kit.errors import AppError, Unauthorized
 
 
 class CustomerInactive(AppError):
@@ -57,7 +56,7 @@ class AgentResolver:
         self._inflight: dict[str, asyncio.Task[AgentCredentials]] = {}
 
     async def resolve(self, customer_id: str) -> AgentCredentials:
-        """The active customer's credentials, or :class:`CustomerInactive` / :class:`AiUnavailable`."""
+        """Active credentials, else :class:`CustomerInactive` / :class:`AiUnavailable`."""
         entry = self._cache.get(customer_id)
         if entry is not None and entry.expires_at > time.monotonic():
             credentials = entry.credentials
