@@ -264,7 +264,7 @@ async def api(settings: Settings, saturn: FakeSaturn) -> AsyncIterator[Api]:
         max_retries=0,
         transport=saturn.transport(),
     )
-    app = create_app(settings, saturn_client=client)
+    app = create_app(settings, saturn_client=client, run_scheduler=False)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

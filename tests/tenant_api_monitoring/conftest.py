@@ -27,11 +27,8 @@ from copilot_kit.saturn.client import SaturnClient
 from tenant_api.config import Settings
 from tenant_api.context import AppContext
 from tenant_api.main import create_app
-from tenant_api.monitoring.endpoints import internal_router as monitoring_internal_router
 from tenant_api.monitoring.settings import MonitoringSettings
-from tenant_api.reports.endpoints import router as reports_router
 from tenant_api.webhooks.delivery import DeliveryWorker
-from tenant_api.webhooks.endpoints import router as webhooks_router
 from tests.tenant_api.conftest import SATURN_ADMIN_KEY, SATURN_URL, FakeSaturn
 
 
@@ -151,11 +148,7 @@ async def api(settings: Settings, saturn: FakeSaturn, db: asyncpg.Connection) ->
         max_retries=0,
         transport=saturn.transport(),
     )
-    app = create_app(settings, saturn_client=client)
-    # The lead wires these into create_app; here they are added before the client starts.
-    app.include_router(webhooks_router)
-    app.include_router(reports_router)
-    app.include_router(monitoring_internal_router)
+    app = create_app(settings, saturn_client=client, run_scheduler=False)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

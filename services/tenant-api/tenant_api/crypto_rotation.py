@@ -9,6 +9,7 @@ from copilot_kit.crypto import Keyring
 from copilot_kit.db import make_engine, make_sessionmaker
 from tenant_api.customers.agent_keys import associated_data
 from tenant_api.models import Customer
+from tenant_api.webhooks.service import reencrypt_webhook_secrets
 
 
 async def rotate_encryption_key(database_url: str, keyring: Keyring) -> int:
@@ -43,6 +44,8 @@ async def rotate_encryption_key(database_url: str, keyring: Keyring) -> int:
                     )
                     .execution_options(synchronize_session=False)
                 )
+            # Webhook secrets are under the same keyring: rotate them with the agent keys.
+            await reencrypt_webhook_secrets(session, keyring)
             return len(rows)
     finally:
         await engine.dispose()

@@ -17,16 +17,24 @@ from tenant_api.context import AppContext
 from tenant_api.customers.endpoints import internal_router as customers_internal_router
 from tenant_api.customers.endpoints import router as customers_router
 from tenant_api.dependencies import ContextDep
+from tenant_api.monitoring.endpoints import internal_router as monitoring_internal_router
 from tenant_api.plans.endpoints import router as plans_router
+from tenant_api.reports.endpoints import router as reports_router
+from tenant_api.scheduler import start as start_scheduler
 from tenant_api.usage.endpoints import internal_router as usage_internal_router
 from tenant_api.usage.endpoints import router as usage_router
+from tenant_api.webhooks.endpoints import router as webhooks_router
 
 
 def create_app(
-    settings: Settings | None = None, *, saturn_client: SaturnClient | None = None
+    settings: Settings | None = None,
+    *,
+    saturn_client: SaturnClient | None = None,
+    run_scheduler: bool = True,
 ) -> FastAPI:
     """The app. ``saturn_client`` replaces the one built from settings (tests inject one
-    on a mock transport); an injected client is not closed by the app."""
+    on a mock transport); an injected client is not closed by the app. ``run_scheduler``
+    False leaves the background jobs (webhook delivery, rollover, scans) to the caller."""
     resolved = settings or Settings()  # filled from the environment
 
     @asynccontextmanager
@@ -44,9 +52,12 @@ def create_app(
             saturn=saturn,
             keyring=resolved.keyring(),
         )
+        scheduler = start_scheduler(app.state.context) if run_scheduler else None
         try:
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             if saturn_client is None:
                 await saturn.aclose()
             await engine.dispose()
@@ -58,6 +69,9 @@ def create_app(
     app.include_router(customers_internal_router)
     app.include_router(usage_router)
     app.include_router(usage_internal_router)
+    app.include_router(webhooks_router)
+    app.include_router(reports_router)
+    app.include_router(monitoring_internal_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(context: ContextDep) -> dict[str, str]:

@@ -19,6 +19,8 @@ from copilot_kit.saturn.models import UsageDay
 from tenant_api.context import AppContext
 from tenant_api.customers import repository as customers_repository
 from tenant_api.customers.service import CustomerNotFound
+from tenant_api.monitoring.thresholds import on_usage_recorded
+from tenant_api.monitoring.usage_source import daily_caps_of
 from tenant_api.usage import repository
 from tenant_api.usage.repository import DayTotals
 from tenant_api.usage.schemas import (
@@ -62,6 +64,8 @@ class UsageService:
             accepted = await repository.insert_events(
                 session, [event.model_dump() for event in batch.events]
             )
+            # Threshold alerts are decided in the same transaction as the events they count.
+            await on_usage_recorded(session, sorted(wanted))
         return UsageEventsAccepted(accepted=accepted, duplicates=len(batch.events) - accepted)
 
     async def usage(self, customer_id: str) -> UsageRead:
@@ -77,12 +81,22 @@ class UsageService:
             totals = await repository.day_totals(
                 session, customer_id, _midnight(month_start), _midnight(tomorrow)
             )
+            # Rollover and burst raise a day's cap; those days are measured against it.
+            raised = await daily_caps_of(
+                session, customer_id, first_day=month_start, end_day=tomorrow
+            )
         saturn = await self._saturn_view(customer.agent_id, today)
-        cap_micros = customer.daily_cap_usd_cents * MICROS_PER_CENT
+
+        def cap_cents(day: date) -> int:
+            return raised.get(day, customer.daily_cap_usd_cents)
+
+        cap_micros = cap_cents(today) * MICROS_PER_CENT
         by_day = {t.day: t for t in totals}
         days = [
-            _day(month_start + timedelta(days=n), by_day, saturn, cap_micros)
-            for n in range((today - month_start).days + 1)
+            _day(day, by_day, saturn, cap_cents(day) * MICROS_PER_CENT)
+            for day in (
+                month_start + timedelta(days=n) for n in range((today - month_start).days + 1)
+            )
         ]
         today_row = days[-1]
         if saturn.today_spent_usd_micros is not None:
@@ -100,7 +114,7 @@ class UsageService:
             today=UsageToday(
                 date=today,
                 spent_usd_micros=today_row.spent_usd_micros,
-                daily_cap_usd_cents=customer.daily_cap_usd_cents,
+                daily_cap_usd_cents=cap_cents(today),
                 remaining_usd_micros=max(0, cap_micros - today_row.spent_usd_micros),
                 resets_at=_midnight(tomorrow),
                 at_cap=today_row.at_cap,
