@@ -95,6 +95,47 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print a tenant-api report as a table (from the running stack or TENANT_API_URL)."""
+    import os
+
+    import httpx
+
+    from tenant_api.reports.tables import format_report
+
+    stack = stack_mod.read_stack(Paths.from_env()) or {}
+    url = os.environ.get("TENANT_API_URL") or stack.get("tenant_api_url")
+    token = os.environ.get("COPILOT_ADMIN_TOKEN") or stack.get("admin_token")
+    if not url or not token:
+        print(
+            "saas-copilot report: no running stack (.run/stack.json) and no "
+            "TENANT_API_URL + COPILOT_ADMIN_TOKEN.",
+            file=sys.stderr,
+        )
+        return 1
+    params: dict[str, str] = {}
+    if args.month:
+        params["month"] = args.month
+    if args.kind == "heavy-users" and args.min_days_at_cap is not None:
+        params["min_days_at_cap"] = str(args.min_days_at_cap)
+    try:
+        resp = httpx.get(
+            f"{url}/v1/reports/{args.kind}",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        print(f"saas-copilot report: tenant-api unreachable: {exc}", file=sys.stderr)
+        return 1
+    if resp.status_code != 200:
+        message = resp.json().get("error", {}).get("message", resp.text)
+        print(f"saas-copilot report: {message}", file=sys.stderr)
+        return 1
+    print(format_report(args.kind, resp.json()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saas-copilot", description="SaaS Copilot operator CLI")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--hosted-saturn", action="store_true", help="skip saturn-local's database"
     )
     migrate.set_defaults(func=cmd_migrate)
+    report = sub.add_parser("report", help="print a report as a table")
+    report.add_argument("kind", choices=["heavy-users", "margin", "bursts"])
+    report.add_argument("--month", help="YYYY-MM (default: this month)")
+    report.add_argument("--min-days-at-cap", type=int, default=None)
+    report.set_defaults(func=cmd_report)
     rotate = sub.add_parser(
         "rotate-encryption-key", help="re-encrypt every stored agent key under a new key"
     )

@@ -39,6 +39,7 @@ def document(pages: int) -> str:
 @dataclass
 class Tally:
     external_id: str
+    seats: int
     customer_id: str = ""
     token: str = ""
     plan: str = PLAN
@@ -74,6 +75,7 @@ class Demo:
                 "external_id": tally.external_id,
                 "name": tally.external_id.title(),
                 "plan": PLAN,
+                "seats": tally.seats,
             },
         )
         resp.raise_for_status()
@@ -118,7 +120,7 @@ class Demo:
         tally.daily_cap_usd_cents = today["daily_cap_usd_cents"]
 
     async def run(self) -> int:
-        whale, alice, bob = Tally("whale-corp"), Tally("alice-co"), Tally("bob-ltd")
+        whale, alice, bob = Tally("whale-corp", 10), Tally("alice-co", 5), Tally("bob-ltd", 3)
         everyone = [whale, alice, bob]
         print(f"1. Three customers sign up on the '{PLAN}' plan.")
         for tally in everyone:
@@ -174,11 +176,28 @@ class Demo:
             await self.refresh_usage(tally)
         self.print_table(everyone)
         self.print_margin(everyone, plans)
+        await self.print_reports(whale)
         if self.failures:
             print(f"\nDEMO FAILED: {len(self.failures)} expectation(s) not met.")
             return 1
         print("\nDemo passed: the whale was capped, everybody else kept working.")
         return 0
+
+    async def print_reports(self, whale: Tally) -> None:
+        from tenant_api.reports.tables import format_report
+
+        heavy = await self.tenant.get("/v1/reports/heavy-users", params={"min_days_at_cap": 1})
+        heavy.raise_for_status()
+        print("\nHeavy users this month (at their cap on at least 1 day):")
+        print(format_report("heavy-users", heavy.json()))
+        self.expect(
+            any(row["customer_id"] == whale.customer_id for row in heavy.json()["data"]),
+            "the whale is listed as a heavy user",
+        )
+        margin = await self.tenant.get("/v1/reports/margin")
+        margin.raise_for_status()
+        print("\nMargin this month:")
+        print(format_report("margin", margin.json()))
 
     @staticmethod
     def print_table(everyone: list[Tally]) -> None:
@@ -197,18 +216,13 @@ class Demo:
 
     @staticmethod
     def print_margin(everyone: list[Tally], plans: dict[str, Any]) -> None:
-        revenue_cents = sum(plans[t.plan]["seat_price_usd_cents"] for t in everyone)
+        revenue_cents = sum(plans[t.plan]["seat_price_usd_cents"] * t.seats for t in everyone)
         daily_caps_cents = sum(t.daily_cap_usd_cents for t in everyone)
         spent = sum(t.spent_usd_micros for t in everyone)
-        worst_month_cents = daily_caps_cents * 30
         print()
-        print(f"Revenue (1 seat each, monthly): ${revenue_cents / 100:.2f}")
+        print(f"Seat revenue this month: ${revenue_cents / 100:.2f}")
         print(f"AI spend today (Saturn ledger): ${spent / 1e6:.4f}")
-        print(f"Worst-case AI cost today (sum of caps): ${daily_caps_cents / 100:.2f}")
-        print(
-            f"Worst-case AI cost over 30 days: ${worst_month_cents / 100:.2f}; "
-            f"margin at worst case: ${(revenue_cents - worst_month_cents) / 100:.2f}"
-        )
+        print(f"Worst-case AI cost per day (sum of caps): ${daily_caps_cents / 100:.2f}")
 
 
 def _free_port() -> int:
@@ -240,12 +254,16 @@ def main() -> int:
     except StackError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
-    try:
+
+    async def play() -> int:
         demo = Demo(stack)
         try:
-            return asyncio.run(demo.run())
+            return await demo.run()
         finally:
-            asyncio.run(demo.aclose())
+            await demo.aclose()
+
+    try:
+        return asyncio.run(play())
     except Exception as exc:
         print(f"DEMO FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
         print(json.dumps({"logs": str(paths.log_dir)}), file=sys.stderr)
