@@ -186,8 +186,14 @@ class Demo:
     async def print_reports(self, whale: Tally) -> None:
         from tenant_api.reports.tables import format_report
 
-        heavy = await self.tenant.get("/v1/reports/heavy-users", params={"min_days_at_cap": 1})
-        heavy.raise_for_status()
+        # The gateway records usage in batches off the response path: give the last
+        # batch a moment to land before reading reports built from it.
+        for _ in range(50):
+            heavy = await self.tenant.get("/v1/reports/heavy-users", params={"min_days_at_cap": 1})
+            heavy.raise_for_status()
+            if any(row["customer_id"] == whale.customer_id for row in heavy.json()["data"]):
+                break
+            await asyncio.sleep(0.1)
         print("\nHeavy users this month (at their cap on at least 1 day):")
         print(format_report("heavy-users", heavy.json()))
         self.expect(

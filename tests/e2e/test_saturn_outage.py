@@ -36,12 +36,13 @@ def _start_saturn(info: dict[str, object], log: Path) -> subprocess.Popen[bytes]
         "SATURN_LOCAL_DATABASE_URL": str(info["saturn_database_url"]),
         "SATURN_LOCAL_BOOTSTRAP_KEY": str(info["saturn_admin_key"]),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "saturn_local.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "saturn_local.main:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
