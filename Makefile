@@ -38,8 +38,14 @@ demo: install
 bench-ledger: install
 	$(BIN)/python bench/ledger.py
 
+# A stack of its own (own data dir and ports), torn down whatever the bench says.
+BENCH_ENV := COPILOT_DATA_DIR=.data/bench COPILOT_RUN_DIR=.run/bench GATEWAY_PORT=18000 \
+	TENANT_API_PORT=18001 SATURN_LOCAL_PORT=18002 OFFLINE_LATENCY_MS=0
+
 bench-gateway: install
-	$(BIN)/python bench/gateway.py
+	$(BENCH_ENV) $(BIN)/saas-copilot up --detach
+	$(BIN)/python bench/gateway.py --stack .run/bench/stack.json; rc=$$?; \
+	$(BENCH_ENV) $(BIN)/saas-copilot down; exit $$rc
 
 clean:
 	rm -rf $(VENV) .data .run

@@ -26,7 +26,7 @@ def _banner(info: dict[str, object]) -> None:
     print(f"  saturn           {info['saturn_url']}")
     # The one place a secret is printed, as DESIGN.md allows: the operator needs it.
     print(f"  admin token      {info['admin_token']}")
-    print("  state            .run/stack.json, logs in .run/logs/")
+    print(f"  state            {info['stack_file']}, logs in {info['log_dir']}")
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -228,7 +228,9 @@ def _spawn(service: Service, host: str, paths: Paths) -> subprocess.Popen[bytes]
     )
 
 
-def _wait_healthy(service: Service, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_healthy(
+    service: Service, proc: subprocess.Popen[bytes], timeout: float, paths: Paths
+) -> None:
     url = f"http://127.0.0.1:{service.port}{service.health_path}"
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=1.0) as client:
@@ -236,7 +238,7 @@ def _wait_healthy(service: Service, proc: subprocess.Popen[bytes], timeout: floa
             if proc.poll() is not None:
                 raise StackError(
                     f"{service.name} exited with code {proc.returncode}; "
-                    f"see its log in .run/logs/{service.name}.log"
+                    f"see its log in {paths.log_dir / (service.name + '.log')}"
                 )
             try:
                 if client.get(url).status_code == 200:
@@ -293,7 +295,7 @@ def start(paths: Paths, *, health_timeout: float = 60.0) -> tuple[dict[str, Any]
         for service in plan.services:
             proc = _spawn(service, host, paths)
             started.append((service, proc))
-            _wait_healthy(service, proc, health_timeout)
+            _wait_healthy(service, proc, health_timeout, paths)
     except BaseException:
         terminate([proc.pid for _, proc in started])
         if plan.uses_embedded_pg:
@@ -301,6 +303,8 @@ def start(paths: Paths, *, health_timeout: float = 60.0) -> tuple[dict[str, Any]
         raise
     stack = dict(plan.info)
     stack["pids"] = {service.name: proc.pid for service, proc in started}
+    stack["stack_file"] = str(paths.stack_file)
+    stack["log_dir"] = str(paths.log_dir)
     write_private_json(paths.stack_file, stack)
     return stack, [proc.pid for _, proc in started]
 
