@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -56,6 +57,12 @@ class FakeTenantApi:
     usage_payload: dict[str, Any] | None = None
     service_tokens_seen: set[str] = field(default_factory=set)
     batch_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Burst: each request pops ``burst_replies`` (a Response, an exception, or a BurstResult
+    # dict), else answers ``no_burst_allowance``; ``on_burst`` runs first (e.g. raise a cap).
+    burst_calls: list[str] = field(default_factory=list)
+    burst_replies: list[Any] = field(default_factory=list)
+    burst_delay: float = 0.0
+    on_burst: Callable[[str], None] | None = None
 
     def add(self, customer_id: str, **overrides: Any) -> dict[str, Any]:
         row = {
@@ -125,7 +132,33 @@ class FakeTenantApi:
             )
         return httpx.Response(200, json=self.usage_payload)
 
+    async def _burst(self, request: httpx.Request, customer_id: str) -> httpx.Response:
+        self.service_tokens_seen.add(request.headers.get("authorization", ""))
+        self.burst_calls.append(customer_id)
+        if self.burst_delay:
+            await asyncio.sleep(self.burst_delay)
+        if customer_id not in self.customers:
+            return httpx.Response(
+                404,
+                json={
+                    "error": {"type": "not_found", "code": "customer_not_found", "message": "no"}
+                },
+            )
+        reply = (
+            self.burst_replies.pop(0) if self.burst_replies else burst_answer("no_burst_allowance")
+        )
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, httpx.Response):
+            return reply
+        if self.on_burst is not None:
+            self.on_burst(customer_id)
+        return httpx.Response(200, json={"customer_id": customer_id, **reply})
+
     def install(self) -> None:
+        self.router.post(path__regex=r"^/internal/v1/customers/(?P<customer_id>[^/]+)/burst$").mock(
+            side_effect=self._burst
+        )
         self.router.get(path__regex=r"^/internal/v1/customers/(?P<customer_id>[^/]+)/agent$").mock(
             side_effect=self._agent
         )
@@ -133,6 +166,20 @@ class FakeTenantApi:
             side_effect=self._usage
         )
         self.router.post("/internal/v1/usage-events").mock(side_effect=self._events)
+
+
+def burst_answer(
+    reason: str, *, daily_cap_usd_cents: int = 2000, used: int = 1, per_month: int = 3
+) -> dict[str, Any]:
+    """A ``BurstResult`` body as tenant-api sends it (without ``customer_id``)."""
+    return {
+        "granted": reason in ("granted", "already_granted_today"),
+        "reason": reason,
+        "date": datetime.now(UTC).date().isoformat(),
+        "daily_cap_usd_cents": daily_cap_usd_cents,
+        "burst_days_used": used,
+        "burst_days_per_month": per_month,
+    }
 
 
 @dataclass
@@ -177,8 +224,14 @@ def ok_reply(
     charged_usd_cents: int = 1,
     audit_id: str | None = "aud_01TEST",
     replay: bool = False,
+    spent_today_usd_micros: int | None = None,
+    daily_cap_usd_micros: int | None = None,
 ) -> httpx.Response:
     headers = {"X-Saturn-Charged-Usd-Cents": str(charged_usd_cents)}
+    if spent_today_usd_micros is not None:
+        headers["X-Saturn-Spent-Today-Usd-Micros"] = str(spent_today_usd_micros)
+    if daily_cap_usd_micros is not None:
+        headers["X-Saturn-Daily-Cap-Usd-Micros"] = str(daily_cap_usd_micros)
     if audit_id is not None:
         headers["X-Saturn-Audit-Id"] = audit_id
     if charged_usd_micros is not None:

@@ -42,6 +42,8 @@ async def test_client_round_trip(saturn_db_url: str) -> None:
         assert result.receipt.charged_usd_micros is not None
         assert 0 < result.receipt.charged_usd_micros <= (result.receipt.quoted_usd_micros or 0)
         assert result.receipt.provider == "offline"
+        assert result.receipt.spent_today_usd_micros == result.receipt.charged_usd_micros
+        assert result.receipt.daily_cap_usd_micros == 1_000_000
         replay = await admin.reason(
             ReasonRequest(prompt="Spend guards keep budgets. Budgets reset daily.", max_tokens=30),
             api_key=agent.api_key,
@@ -49,6 +51,7 @@ async def test_client_round_trip(saturn_db_url: str) -> None:
         )
         assert replay.receipt.idempotent_replay
         assert replay.receipt.audit_id == result.receipt.audit_id
+        assert replay.receipt.spent_today_usd_micros is None
         with pytest.raises(SaturnIdempotencyConflict):
             await admin.reason(
                 ReasonRequest(prompt="another body"),

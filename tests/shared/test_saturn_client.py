@@ -334,6 +334,46 @@ async def test_reason_sends_agent_key_and_parses_receipt(
     assert receipt.charged_usd_micros is None
     assert receipt.cost_usd_micros == 20_000
     assert receipt.idempotent_replay is False
+    # The real server sends no day figures.
+    assert (receipt.spent_today_usd_micros, receipt.daily_cap_usd_micros) == (None, None)
+
+
+async def test_reason_parses_saturn_local_day_figures(
+    saturn: SaturnClient, router: respx.Router
+) -> None:
+    route = router.post("/v1/capabilities/reason")
+    route.side_effect = [
+        httpx.Response(
+            200,
+            json=reason_body(),
+            headers={
+                **RECEIPT_HEADERS,
+                "X-Saturn-Spent-Today-Usd-Micros": "2480000",
+                "X-Saturn-Daily-Cap-Usd-Micros": "10000000",
+            },
+        ),
+        # No daily cap: only the spend.
+        httpx.Response(
+            200,
+            json=reason_body(),
+            headers={**RECEIPT_HEADERS, "X-Saturn-Spent-Today-Usd-Micros": " 17 "},
+        ),
+        httpx.Response(
+            200,
+            json=reason_body(),
+            headers={
+                **RECEIPT_HEADERS,
+                "X-Saturn-Spent-Today-Usd-Micros": "lots",
+                "X-Saturn-Daily-Cap-Usd-Micros": "",
+            },
+        ),
+    ]
+    receipts = [
+        (await saturn.reason(ReasonRequest(prompt="hi"), api_key=AGENT_KEY)).receipt
+        for _ in range(3)
+    ]
+    figures = [(r.spent_today_usd_micros, r.daily_cap_usd_micros) for r in receipts]
+    assert figures == [(2_480_000, 10_000_000), (17, None), (None, None)]
 
 
 async def test_reason_without_per_call_key_uses_the_default(

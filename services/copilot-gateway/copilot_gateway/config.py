@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # How often a customer's "spent today" is re-read from tenant-api in the background.
     gateway_spend_refresh_seconds: float = Field(default=30.0, gt=0)
 
+    # A refusal at the daily cap waits at most this long for tenant-api's burst answer; a
+    # failed burst request is not repeated for a customer within the back-off.
+    gateway_burst_timeout_seconds: float = Field(default=3.0, gt=0)
+    gateway_burst_failure_backoff_seconds: float = Field(default=5.0, ge=0)
+
     log_level: str = "INFO"
 
     @field_validator("copilot_service_token", "copilot_token_secret")

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from copilot_gateway.auth import TokenVerifier
 from copilot_gateway.clients.tenant_api import TenantApiClient
 from copilot_gateway.config import Settings
+from copilot_gateway.copilot.burst import BurstAllowance
 from copilot_gateway.copilot.endpoints import router as copilot_router
 from copilot_gateway.copilot.schemas import ReasonCreate
 from copilot_gateway.copilot.service import CopilotService
@@ -64,6 +65,11 @@ def build_state(
         shutdown_timeout=settings.gateway_usage_shutdown_timeout_seconds,
     )
     spend = SpendTracker(fetch=spent_today, refresh_seconds=settings.gateway_spend_refresh_seconds)
+    burst = BurstAllowance(
+        tenant_api=tenant_api,
+        timeout_seconds=settings.gateway_burst_timeout_seconds,
+        failure_backoff_seconds=settings.gateway_burst_failure_backoff_seconds,
+    )
     return GatewayState(
         verifier=TokenVerifier(secret=settings.token_secret_bytes),
         saturn=saturn,
@@ -71,12 +77,14 @@ def build_state(
         resolver=resolver,
         recorder=recorder,
         spend=spend,
+        burst=burst,
         copilot=CopilotService(
             saturn=saturn,
             tenant_api=tenant_api,
             resolver=resolver,
             recorder=recorder,
             spend=spend,
+            burst=burst,
             default_max_output_tokens=settings.effective_default_max_output_tokens,
             max_output_tokens=settings.gateway_max_output_tokens,
         ),
@@ -113,6 +121,7 @@ def create_app(
         finally:
             await state.recorder.stop()
             await state.spend.aclose()
+            await state.burst.aclose()
             await state.saturn.aclose()
             await state.tenant_api.aclose()
 

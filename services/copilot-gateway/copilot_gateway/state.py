@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from copilot_gateway.auth import TokenVerifier
 from copilot_gateway.clients.tenant_api import TenantApiClient
+from copilot_gateway.copilot.burst import BurstAllowance
 from copilot_gateway.copilot.service import CopilotService
 from copilot_gateway.copilot.spend import SpendTracker
 from copilot_gateway.resolution.service import AgentResolver
@@ -21,5 +22,6 @@ class GatewayState:
     resolver: AgentResolver
     recorder: UsageRecorder
     spend: SpendTracker
+    burst: BurstAllowance
     copilot: CopilotService
     max_body_bytes: int

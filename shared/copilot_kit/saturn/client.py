@@ -523,6 +523,8 @@ def _receipt(headers: httpx.Headers) -> Receipt:
         provider=text("X-Saturn-Provider"),
         quoted_usd_micros=number("X-Saturn-Quoted-Usd-Micros"),
         charged_usd_micros=number("X-Saturn-Charged-Usd-Micros"),
+        spent_today_usd_micros=number("X-Saturn-Spent-Today-Usd-Micros"),
+        daily_cap_usd_micros=number("X-Saturn-Daily-Cap-Usd-Micros"),
         idempotent_replay=(headers.get("X-Saturn-Idempotent-Replay") or "").strip().lower()
         == "true",
     )

@@ -94,6 +94,10 @@ class Receipt(BaseModel):
     # saturn-local's exact figures; None on the real server.
     quoted_usd_micros: int | None = None
     charged_usd_micros: int | None = None
+    # saturn-local's day figures right after this call (absent on a replay, and on the real
+    # server): the agent's spend today, and its daily cap (also absent when it has none).
+    spent_today_usd_micros: int | None = None
+    daily_cap_usd_micros: int | None = None
     idempotent_replay: bool = False
 
     @property

@@ -63,6 +63,8 @@ class AgentCredentials(BaseModel):
     daily_cap_usd_cents: int
     per_call_cap_usd_cents: int | None = None
     upgrade_url: str | None = None
+    # Not sent by tenant-api today; when it is, 0 spares a burst request that cannot succeed.
+    burst_days_per_month: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -138,6 +140,28 @@ class UsageEventsResult(BaseModel):
     duplicates: int = 0
 
 
+class BurstDecision(StrEnum):
+    GRANTED = "granted"
+    ALREADY_GRANTED_TODAY = "already_granted_today"
+    NO_BURST_ALLOWANCE = "no_burst_allowance"
+    BURST_DAYS_USED_UP = "burst_days_used_up"
+    CUSTOMER_INACTIVE = "customer_inactive"
+
+
+class BurstGrant(BaseModel):
+    """``POST /internal/v1/customers/{id}/burst``: today's cap, raised or not."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    granted: bool
+    reason: str  # a BurstDecision; kept a str so a new reason does not make the answer unreadable
+    customer_id: str
+    date: date
+    daily_cap_usd_cents: int
+    burst_days_used: int = 0
+    burst_days_per_month: int = 0
+
+
 class _Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -187,6 +211,14 @@ class TenantApiClient:
             "GET", f"/internal/v1/customers/{_segment(customer_id)}/usage", idempotent=True
         )
         return _parse(CustomerUsage, response)
+
+    async def request_burst(self, customer_id: str) -> BurstGrant:
+        """Ask for today's burst allowance (tenant-api raises the cap at Saturn before it
+        answers; idempotent within a UTC day). Not retried here: a request waits on it."""
+        response = await self._request(
+            "POST", f"/internal/v1/customers/{_segment(customer_id)}/burst", idempotent=False
+        )
+        return _parse(BurstGrant, response)
 
     async def record_usage_events(self, events: Sequence[UsageEvent]) -> UsageEventsResult:
         """Idempotent by event id, so the recorder may resend a batch after a failure."""
@@ -254,6 +286,8 @@ def _parse(model: type[M], response: httpx.Response) -> M:
 
 __all__ = [
     "AgentCredentials",
+    "BurstDecision",
+    "BurstGrant",
     "CustomerStatus",
     "CustomerUsage",
     "TenantApiClient",

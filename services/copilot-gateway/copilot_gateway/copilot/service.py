@@ -20,6 +20,7 @@ from copilot_gateway.clients.tenant_api import (
     UsageEvent,
     UsageOutcome,
 )
+from copilot_gateway.copilot.burst import BurstAllowance
 from copilot_gateway.copilot.schemas import Budget, ReasonCreate, ReasonRead, TokenUsage
 from copilot_gateway.copilot.spend import SpendTracker
 from copilot_gateway.resolution.service import (
@@ -108,6 +109,7 @@ class CopilotService:
         resolver: AgentResolver,
         recorder: UsageRecorder,
         spend: SpendTracker,
+        burst: BurstAllowance,
         default_max_output_tokens: int,
         max_output_tokens: int,
     ) -> None:
@@ -116,6 +118,7 @@ class CopilotService:
         self._resolver = resolver
         self._recorder = recorder
         self._spend = spend
+        self._burst = burst
         self._default_max_tokens = default_max_output_tokens
         self._max_tokens = max_output_tokens
 
@@ -126,17 +129,41 @@ class CopilotService:
 
         Idempotency keys go to Saturn unchanged: keys are scoped per agent there and every
         customer has an agent of their own, so two customers' equal keys never meet.
+
+        A refusal for the daily cap asks for the customer's burst allowance; if granted, the
+        call is retried once, with the SAME idempotency key: Saturn keeps no result for a
+        refused key (saturn-local frees it; the real server has no keys), so the retry's
+        success is what a client's later retry of that key replays, charged once. A derived
+        key would run, and charge, that later retry a second time.
         """
         credentials = await self._resolver.resolve(customer_id)
         assert credentials.agent_api_key is not None  # resolve() refuses customers without one
+        request = self._saturn_request(body)
         try:
             result = await self._saturn.reason(
-                self._saturn_request(body),
-                api_key=credentials.agent_api_key,
-                idempotency_key=idempotency_key,
+                request, api_key=credentials.agent_api_key, idempotency_key=idempotency_key
             )
         except SaturnError as exc:
-            raise self._refusal(credentials, body, exc) from exc
+            if not isinstance(exc, SaturnBudgetExceeded) or isinstance(
+                exc, SaturnPerCallLimitExceeded
+            ):
+                raise self._refusal(credentials, body, exc) from exc
+            raised = await self._burst.after_daily_limit(
+                credentials, refused_at_cap_usd_micros=exc.cap_usd_micros
+            )
+            if raised is None:
+                raise self._refusal(credentials, body, exc) from exc
+            try:
+                result = await self._saturn.reason(
+                    request, api_key=credentials.agent_api_key, idempotency_key=idempotency_key
+                )
+            except SaturnError as retry_exc:
+                # Refused again: the 429 with the fresher figures. Anything else: the original
+                # refusal stands (a failed retry never turns a 429 into another error).
+                final = retry_exc if _is_daily_limit(retry_exc) else exc
+                if final is exc:
+                    logger.warning("burst retry for %s failed: %r", customer_id, retry_exc)
+                raise self._refusal(credentials, body, final) from final
         return self._success(credentials, result)
 
     async def usage(self, customer_id: str) -> CustomerUsage:
@@ -170,15 +197,23 @@ class CopilotService:
         today = now.date()
         receipt = result.receipt
         cost = receipt.cost_usd_micros
-        # A replay was counted when it first ran; the event id (the audit id) dedupes it too.
-        spent = self._spend.add_cost(
-            credentials.customer_id, today, 0 if receipt.idempotent_replay else cost
-        )
-        # Forward-compatible: an exact "spent today" on the receipt beats our own figure.
-        exact = getattr(receipt, "spent_today_usd_micros", None)
-        if isinstance(exact, int):
+        # saturn-local's figures for the day right after this call; never a replay's.
+        exact = None if receipt.idempotent_replay else receipt.spent_today_usd_micros
+        if exact is not None and exact >= 0:
             self._spend.set_exact(credentials.customer_id, today, exact)
             spent = exact
+            cap_micros = receipt.daily_cap_usd_micros
+        else:
+            # A replay was counted when it first ran; the event id (the audit id) dedupes it.
+            spent = self._spend.add_cost(
+                credentials.customer_id, today, 0 if receipt.idempotent_replay else cost
+            )
+            cap_micros = None
+        if cap_micros is not None and cap_micros >= 0:
+            cap_cents = micros_to_cents_floor(cap_micros)
+        else:
+            cap_cents = self._fallback_cap(credentials)
+            cap_micros = cap_cents * MICROS_PER_CENT
         request_id = receipt.audit_id or _new_id()
         self._recorder.record(
             UsageEvent(
@@ -191,7 +226,6 @@ class CopilotService:
                 model=result.model,
             )
         )
-        cap_micros = credentials.daily_cap_usd_cents * MICROS_PER_CENT
         return ReasonRead(
             id=request_id,
             response=result.content,
@@ -202,7 +236,7 @@ class CopilotService:
             cost_usd_micros=cost,
             budget=Budget(
                 spent_today_usd_micros=spent,
-                daily_cap_usd_cents=credentials.daily_cap_usd_cents,
+                daily_cap_usd_cents=cap_cents,
                 remaining_usd_micros=max(0, cap_micros - spent),
                 resets_at=next_utc_midnight(now),
             ),
@@ -263,10 +297,11 @@ class CopilotService:
         resets_at = exc.resets_at if exc.resets_at and exc.resets_at > now else None
         resets_at = resets_at or next_utc_midnight(now)
         today = now.date()
+        # The cap Saturn refused at (a burst- or rollover-raised one too) when it says.
         cap_cents = (
             micros_to_cents_floor(exc.cap_usd_micros)
             if exc.cap_usd_micros is not None
-            else credentials.daily_cap_usd_cents
+            else self._fallback_cap(credentials)
         )
         spent = self._spent_at_denial(credentials.customer_id, today, exc, cap_cents)
         retry_after = max(1, math.ceil((resets_at - now).total_seconds()))
@@ -278,6 +313,12 @@ class CopilotService:
             daily_cap_usd_cents=cap_cents,
             spent_today_usd_micros=spent,
         )
+
+    def _fallback_cap(self, credentials: AgentCredentials) -> int:
+        """Today's cap when Saturn does not say: a burst this replica saw granted, else the
+        plan's cap from the (short-lived) resolution."""
+        raised = self._burst.raised_cap(credentials)
+        return credentials.daily_cap_usd_cents if raised is None else raised
 
     def _spent_at_denial(
         self, customer_id: str, today: date, exc: SaturnBudgetExceeded, cap_cents: int
@@ -303,6 +344,12 @@ class CopilotService:
         if exc.quote_usd_micros is not None:
             extra["quoted_usd_micros"] = exc.quote_usd_micros
         return PerCallLimitExceeded(**extra)
+
+
+def _is_daily_limit(exc: SaturnError) -> bool:
+    # Every daily form: POLICY_DENIED daily_limit_exceeded, BUDGET_EXCEEDED, with or without
+    # details; the per-call cap is the other budget refusal.
+    return isinstance(exc, SaturnBudgetExceeded) and not isinstance(exc, SaturnPerCallLimitExceeded)
 
 
 def _new_id() -> str:

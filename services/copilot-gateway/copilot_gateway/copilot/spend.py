@@ -2,8 +2,8 @@
 
 Saturn's ledger is the truth; the gateway never blocks on it. Sources, best first:
 
-1. an exact figure Saturn sends: the spend in a cap denial's details (saturn-local), or a
-   ``spent_today_usd_micros`` on the receipt if the client ever exposes one;
+1. an exact figure Saturn sends (saturn-local): the spend in a cap denial's details, or the
+   receipt's ``spent_today_usd_micros`` (``X-Saturn-Spent-Today-Usd-Micros``) on a success;
 2. tenant-api's usage for today (which includes Saturn's figure), fetched in the background
    when a customer is first seen on a day and again every ``refresh_seconds``;
 3. the costs of the calls this replica made since that figure was taken.

@@ -108,7 +108,7 @@ UPDATE ledger_days d
        spent_usd_micros = d.spent_usd_micros + r.charged_usd_micros
   FROM r
  WHERE d.agent_id = r.agent_id AND d.day = r.day
-RETURNING d.spent_usd_micros AS spent, d.held_usd_micros AS held,
+RETURNING d.spent_usd_micros AS spent, d.held_usd_micros AS held, d.cap_usd_micros AS cap,
           r.charged_usd_micros AS charged, r.quoted_usd_micros AS quoted
 """
 
@@ -191,10 +191,14 @@ class Denial:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
+    """A hold's outcome, with the day's figures right after it (the same statement)."""
+
     charged_usd_micros: int
     quoted_usd_micros: int
     spent_usd_micros: int
     held_usd_micros: int
+    # The cap the day's row carries: the one the latest reserve or denial of the day saw.
+    cap_usd_micros: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +314,7 @@ class Ledger:
             quoted_usd_micros=row["quoted"],
             spent_usd_micros=row["spent"],
             held_usd_micros=row["held"],
+            cap_usd_micros=row["cap"],
         )
 
     async def sweep(self) -> int:

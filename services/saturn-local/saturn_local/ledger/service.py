@@ -36,6 +36,10 @@ MAX_TOKENS_LIMIT = 1_000_000
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _ROLES = frozenset({"system", "user", "assistant"})
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# saturn-local additions to the receipt: the agent's day right after this call's settle.
+SPENT_TODAY_HEADER = "X-Saturn-Spent-Today-Usd-Micros"
+DAILY_CAP_HEADER = "X-Saturn-Daily-Cap-Usd-Micros"
+_DAY_FIGURE_HEADERS = frozenset({SPENT_TODAY_HEADER, DAILY_CAP_HEADER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +192,13 @@ class ReasonService:
         except _DB_ERRORS as exc:
             raise LedgerUnavailable("The ledger is unavailable; nothing was charged") from exc
         if stored is not None:
-            headers = {**stored.headers, "X-Saturn-Idempotent-Replay": "true"}
+            # The day's figures of the first call would be stale now: a replay omits them.
+            headers = {
+                name: value
+                for name, value in stored.headers.items()
+                if name not in _DAY_FIGURE_HEADERS
+            }
+            headers["X-Saturn-Idempotent-Replay"] = "true"
             return ReasonResponse(status=stored.status, body=stored.body, headers=headers)
         completed = False
         try:
@@ -375,7 +385,10 @@ class ReasonService:
             "X-Saturn-Provider": self.provider.name,
             "X-Saturn-Quoted-Usd-Micros": str(quoted),
             "X-Saturn-Charged-Usd-Micros": str(charged),
+            SPENT_TODAY_HEADER: str(resolution.spent_usd_micros),
         }
+        if resolution.cap_usd_micros is not None:
+            headers[DAILY_CAP_HEADER] = str(resolution.cap_usd_micros)
         return ReasonResponse(
             status=200,
             body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
