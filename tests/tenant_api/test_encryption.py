@@ -37,6 +37,7 @@ async def test_round_trip_through_internal_route(api: Api, saturn: FakeSaturn) -
         "daily_cap_usd_cents": 1000,
         "per_call_cap_usd_cents": 100,
         "upgrade_url": "/pricing",
+        "burst_days_per_month": 3,
     }
 
 

@@ -23,3 +23,29 @@ class InputModel(BaseModel):
 
 class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(BaseModel):
+    """``type``/``code``/``message`` always; a failure may add fields of its own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    code: str
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every non-2xx body (DESIGN.md, error envelope)."""
+
+    error: ErrorBody
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries: each listed status answers in the error envelope."""
+    return {status: {"model": ErrorEnvelope} for status in statuses}
+
+
+# Every /v1 and /internal route: a body that cannot be decoded (400), no token, the wrong
+# kind of token, or input it refuses (422).
+AUTH_ERRORS = error_responses(400, 401, 403, 422)

@@ -20,14 +20,28 @@ from tenant_api.customers.schemas import (
 from tenant_api.customers.service import CustomerService
 from tenant_api.dependencies import ContextDep, SessionDep
 from tenant_api.plans.schemas import TIER_PATTERN
+from tenant_api.schemas import AUTH_ERRORS, error_responses
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[AdminAuth])
+router = APIRouter(
+    prefix="/v1/customers", tags=["customers"], dependencies=[AdminAuth], responses=AUTH_ERRORS
+)
 internal_router = APIRouter(
-    prefix="/internal/v1/customers", tags=["internal"], dependencies=[ServiceAuth]
+    prefix="/internal/v1/customers",
+    tags=["internal"],
+    dependencies=[ServiceAuth],
+    responses=AUTH_ERRORS,
 )
 
 
-@router.post("", response_model=CustomerRead, status_code=201)
+@router.post(
+    "",
+    response_model=CustomerRead,
+    status_code=201,
+    responses={
+        200: {"model": CustomerRead, "description": "The same signup again: the customer"},
+        **error_responses(409, 503),
+    },
+)
 async def sign_up(body: CustomerCreate, context: ContextDep, response: Response) -> CustomerRead:
     customer, created = await CustomerService(context).signup(body)
     response.status_code = 201 if created else 200
@@ -57,24 +71,33 @@ async def list_customers(
     )
 
 
-@router.get("/{customer_id}", response_model=CustomerRead)
+@router.get("/{customer_id}", response_model=CustomerRead, responses=error_responses(404))
 async def get_customer(customer_id: str, context: ContextDep, session: SessionDep) -> CustomerRead:
     return CustomerRead.model_validate(await CustomerService(context).get(session, customer_id))
 
 
-@router.patch("/{customer_id}", response_model=CustomerRead)
+@router.patch(
+    "/{customer_id}", response_model=CustomerRead, responses=error_responses(404, 409, 503)
+)
 async def update_customer(
     customer_id: str, body: CustomerUpdate, context: ContextDep
 ) -> CustomerRead:
     return CustomerRead.model_validate(await CustomerService(context).update(customer_id, body))
 
 
-@router.post("/{customer_id}/churn", response_model=CustomerRead)
+@router.post(
+    "/{customer_id}/churn", response_model=CustomerRead, responses=error_responses(404, 409, 503)
+)
 async def churn_customer(customer_id: str, context: ContextDep) -> CustomerRead:
     return CustomerRead.model_validate(await CustomerService(context).churn(customer_id))
 
 
-@router.post("/{customer_id}/access-tokens", response_model=AccessTokenRead, status_code=201)
+@router.post(
+    "/{customer_id}/access-tokens",
+    response_model=AccessTokenRead,
+    status_code=201,
+    responses=error_responses(404, 409),
+)
 async def issue_access_token(
     customer_id: str,
     context: ContextDep,
@@ -84,7 +107,9 @@ async def issue_access_token(
     return await CustomerService(context).issue_access_token(session, customer_id, body)
 
 
-@internal_router.get("/{customer_id}/agent", response_model=AgentResolution)
+@internal_router.get(
+    "/{customer_id}/agent", response_model=AgentResolution, responses=error_responses(404, 503)
+)
 async def resolve_agent(
     customer_id: str, context: ContextDep, session: SessionDep
 ) -> AgentResolution:

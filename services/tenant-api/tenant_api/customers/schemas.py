@@ -85,3 +85,5 @@ class AgentResolution(OutputModel):
     daily_cap_usd_cents: int
     per_call_cap_usd_cents: int
     upgrade_url: str
+    # Lets the gateway skip asking for a burst when the plan has none.
+    burst_days_per_month: int

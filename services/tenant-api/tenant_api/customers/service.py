@@ -433,6 +433,7 @@ class CustomerService:
             daily_cap_usd_cents=customer.daily_cap_usd_cents,
             per_call_cap_usd_cents=customer.per_call_cap_usd_cents,
             upgrade_url=plan.upgrade_url,
+            burst_days_per_month=plan.burst_days_per_month,
         )
 
 

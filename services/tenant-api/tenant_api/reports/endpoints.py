@@ -13,8 +13,11 @@ from tenant_api.reports.schemas import (
     HeavyUsersReport,
     MarginReport,
 )
+from tenant_api.schemas import AUTH_ERRORS
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[AdminAuth])
+router = APIRouter(
+    prefix="/v1/reports", tags=["reports"], dependencies=[AdminAuth], responses=AUTH_ERRORS
+)
 
 MonthQuery = Annotated[
     str | None,

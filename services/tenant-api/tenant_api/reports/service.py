@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from copilot_kit.errors import InvalidRequest
 from copilot_kit.money import MICROS_PER_CENT
 from tenant_api.monitoring.usage_source import day_start, db_today, month_bounds, month_totals
 from tenant_api.reports.recommendation import recommendations
@@ -25,8 +26,14 @@ from tenant_api.reports.schemas import (
 
 def parse_month(value: str) -> date:
     """``YYYY-MM`` (already validated by the route's pattern) → its first day."""
-    year, month = value.split("-")
-    return date(int(year), int(month), 1)
+    year, month = (int(part) for part in value.split("-"))
+    # The pattern admits year 0000, and 9999-12 has no following month to end the range at.
+    if not 1 <= year <= 9998:
+        raise InvalidRequest(
+            f"The month '{value}' is out of range (0001-01 to 9998-12).",
+            fields=[{"field": "month", "message": "year must be between 0001 and 9998"}],
+        )
+    return date(year, month, 1)
 
 
 def month_label(month_start: date) -> str:

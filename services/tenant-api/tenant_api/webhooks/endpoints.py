@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 
 from tenant_api.auth import AdminAuth
 from tenant_api.dependencies import ContextDep, SessionDep
+from tenant_api.schemas import AUTH_ERRORS, error_responses
 from tenant_api.webhooks.schemas import (
     WebhookEndpointCreate,
     WebhookEndpointCreated,
@@ -12,7 +13,12 @@ from tenant_api.webhooks.schemas import (
 )
 from tenant_api.webhooks.service import WebhookEndpointService
 
-router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"], dependencies=[AdminAuth])
+router = APIRouter(
+    prefix="/v1/webhook-endpoints",
+    tags=["webhooks"],
+    dependencies=[AdminAuth],
+    responses=AUTH_ERRORS,
+)
 
 
 @router.post("", response_model=WebhookEndpointCreated, status_code=201)
@@ -27,14 +33,14 @@ async def list_webhook_endpoints(context: ContextDep, session: SessionDep) -> We
     return WebhookEndpointList(data=await WebhookEndpointService(context.keyring).list(session))
 
 
-@router.get("/{endpoint_id}", response_model=WebhookEndpointRead)
+@router.get("/{endpoint_id}", response_model=WebhookEndpointRead, responses=error_responses(404))
 async def get_webhook_endpoint(
     endpoint_id: str, context: ContextDep, session: SessionDep
 ) -> WebhookEndpointRead:
     return await WebhookEndpointService(context.keyring).get(session, endpoint_id)
 
 
-@router.delete("/{endpoint_id}", status_code=204)
+@router.delete("/{endpoint_id}", status_code=204, responses=error_responses(404))
 async def delete_webhook_endpoint(
     endpoint_id: str, context: ContextDep, session: SessionDep
 ) -> Response:
