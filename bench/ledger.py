@@ -82,6 +82,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--shards", type=int, default=None, help="resolution shards (default: the Ledger's)"
+    )
     args = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL") or start_embedded(ROOT / ".data" / "bench-pg")
@@ -90,7 +93,9 @@ async def main() -> None:
     await upgrade(url, "saturn_local")
     pool = await create_pool(url, size=args.workers)
     try:
-        ledger = Ledger(pool)
+        ledger = (
+            Ledger(pool) if args.shards is None else Ledger(pool, resolution_shards=args.shards)
+        )
         await pool.execute("CREATE TABLE bench_counter (id int PRIMARY KEY, n bigint NOT NULL)")
         await pool.execute("INSERT INTO bench_counter VALUES (1, 0)")
 
@@ -112,17 +117,21 @@ async def main() -> None:
 
         overshoot = await pool.fetchval(
             """
-            SELECT count(*) FROM ledger_days d JOIN policies p USING (agent_id)
+            SELECT count(*) FROM ledger_day_figures d JOIN policies p USING (agent_id)
              WHERE d.held_usd_micros <> 0
                 OR d.spent_usd_micros + d.held_usd_micros > p.max_per_day_usd_micros
                 OR d.spent_usd_micros <> (SELECT COALESCE(sum(charged_usd_micros), 0)
                                             FROM receipts r
                                            WHERE r.agent_id = d.agent_id AND r.day = d.day
                                              AND r.status = 'settled')
+                OR d.committed_usd_micros <> (SELECT COALESCE(sum(quoted_usd_micros), 0)
+                                                FROM receipts r
+                                               WHERE r.agent_id = d.agent_id
+                                                 AND r.day = d.day AND r.status <> 'denied')
             """
         )
         at_cap = await pool.fetchval(
-            "SELECT count(*) FROM ledger_days d JOIN policies p USING (agent_id)"
+            "SELECT count(*) FROM ledger_day_figures d JOIN policies p USING (agent_id)"
             " WHERE d.spent_usd_micros = p.max_per_day_usd_micros"
         )
         print(f"workers={w} seconds={s}")

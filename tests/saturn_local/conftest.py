@@ -100,7 +100,8 @@ class Saturn:
 
     async def day(self, agent_id: str) -> asyncpg.Record | None:
         return await self.pool.fetchrow(
-            "SELECT * FROM ledger_days WHERE agent_id = $1 ORDER BY day DESC LIMIT 1", agent_id
+            "SELECT * FROM ledger_day_figures WHERE agent_id = $1 ORDER BY day DESC LIMIT 1",
+            agent_id,
         )
 
 

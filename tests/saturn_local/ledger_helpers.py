@@ -61,7 +61,7 @@ async def totals(pool: asyncpg.Pool, agent_id: str) -> tuple[int, int]:
     row = await pool.fetchrow(
         "SELECT COALESCE(sum(spent_usd_micros), 0)::bigint AS spent,"
         " COALESCE(sum(held_usd_micros), 0)::bigint AS held"
-        " FROM ledger_days WHERE agent_id = $1",
+        " FROM ledger_day_figures WHERE agent_id = $1",
         agent_id,
     )
     assert row is not None

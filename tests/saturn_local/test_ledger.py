@@ -206,7 +206,7 @@ async def test_t1_calls_straddling_midnight_count_in_exactly_one_day(pool: async
     await ledger.settle(before.receipt_id, charged_usd_micros=50, input_tokens=1, output_tokens=1)
     await ledger.settle(after.receipt_id, charged_usd_micros=100, input_tokens=1, output_tokens=1)
     rows = await pool.fetch(
-        "SELECT day::text, spent_usd_micros, held_usd_micros FROM ledger_days"
+        "SELECT day::text, spent_usd_micros, held_usd_micros FROM ledger_day_figures"
         " WHERE agent_id = $1 ORDER BY day",
         agent_id,
     )

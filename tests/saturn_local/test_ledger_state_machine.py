@@ -132,7 +132,7 @@ def _check_machine(saturn_db_url: str) -> None:
                            (SELECT COALESCE(sum(charged_usd_micros), 0) FROM receipts r
                              WHERE r.agent_id = d.agent_id AND r.day = d.day
                                AND r.status = 'settled') AS settled
-                      FROM ledger_days d WHERE d.agent_id = $1
+                      FROM ledger_day_figures d WHERE d.agent_id = $1
                     """,
                     self.agent_id,
                 )
@@ -156,7 +156,8 @@ def _check_machine(saturn_db_url: str) -> None:
             )
             held = run(
                 pool.fetchval(
-                    "SELECT COALESCE(sum(held_usd_micros), 0) FROM ledger_days WHERE agent_id = $1",
+                    "SELECT COALESCE(sum(held_usd_micros), 0) FROM ledger_day_figures"
+                    " WHERE agent_id = $1",
                     self.agent_id,
                 )
             )

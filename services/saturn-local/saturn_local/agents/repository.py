@@ -287,12 +287,12 @@ class AgentRepository:
                    COALESCE(s.spent, 0) AS lifetime_spent,
                    COALESCE(s.calls, 0) AS total_calls
               FROM agents a
-              LEFT JOIN ledger_days t
+              LEFT JOIN ledger_day_figures t
                      ON t.agent_id = a.id AND t.day = (now() AT TIME ZONE 'UTC')::date
               LEFT JOIN (
                     SELECT agent_id, sum(spent_usd_micros)::bigint AS spent,
                            sum(calls)::bigint AS calls
-                      FROM ledger_days GROUP BY agent_id
+                      FROM ledger_day_figures GROUP BY agent_id
                    ) s ON s.agent_id = a.id
              WHERE a.account_id = $1
              ORDER BY a.created_at, a.id

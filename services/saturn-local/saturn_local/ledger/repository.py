@@ -1,11 +1,20 @@
 """The budget ledger: per agent and UTC day, ``spent`` and ``held`` in USD micros.
 
+Two kinds of rows, so a settle never waits for the lock reserves queue on (nor holds it across
+its commit): ``ledger_days`` keeps the day's monotonic ``committed`` (every hold taken), the
+counters and the cap; ``ledger_resolutions`` (per agent, day and shard) keeps the monotonic
+``released`` (hold - charge, or the whole hold on void/expiry) and ``spent`` (charges).
+spent = sum(spent), held = committed - sum(released) - sum(spent) (view
+``ledger_day_figures``).
+
 Reserve is ONE statement: it reads the agent's policy, creates or updates the day's row only
-if ``spent + held + hold <= cap`` (the row lock taken by ``ON CONFLICT`` serialises concurrent
-reserves, and the check runs against the latest row version) and inserts the hold in the same
-step. Settle and void flip the hold's status ``held`` -> ``settled``/``voided`` under
-``WHERE status = 'held'``, so each hold is resolved exactly once whoever races for it (the
-request, its cancellation handler or the sweeper). The day is taken from the database clock
+if ``committed - released + hold <= cap`` (the row lock taken by ``ON CONFLICT`` serialises
+concurrent reserves and the check runs against the latest ``committed``; ``released`` is read
+without a lock, so a stale read can only under-count releases and refuse early, never
+overspend) and inserts the hold in the same step. Settle and void are ONE statement too: flip
+the hold's status ``held`` -> ``settled``/``voided`` under ``WHERE status = 'held'`` (so each
+hold is resolved exactly once whoever races for it: the request, its cancellation handler or
+the sweeper) and add it to its resolution row. The day is taken from the database clock
 (``now_sql``; tests substitute an SQL expression they control).
 """
 
@@ -15,6 +24,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
+
+# Sum of a day's resolutions, read WITHOUT a lock (the statement's snapshot): a resolution
+# that commits while the statement runs is missed, which only under-counts releases, so a
+# reserve may refuse too early but never over-commits.
+_RESOLVED = """
+    SELECT COALESCE(sum(released_usd_micros), 0)::bigint AS released,
+           COALESCE(sum(spent_usd_micros), 0)::bigint AS spent
+      FROM ledger_resolutions WHERE agent_id = $2 AND day = {day}
+"""
 
 _RESERVE = """
 WITH clock AS (SELECT {now} AS now),
@@ -29,17 +47,18 @@ ok AS (
       AND (pol.per_call IS NULL OR $3 <= pol.per_call)
       AND (pol.cap IS NULL OR $3 <= pol.cap)
 ),
+res AS ({resolved_ok}),
 day_row AS (
-    INSERT INTO ledger_days AS d (agent_id, day, held_usd_micros, calls, cap_usd_micros)
+    INSERT INTO ledger_days AS d (agent_id, day, committed_usd_micros, calls, cap_usd_micros)
     SELECT $2, ok.day, $3, 1, ok.cap FROM ok
     ON CONFLICT (agent_id, day) DO UPDATE
-        SET held_usd_micros = d.held_usd_micros + EXCLUDED.held_usd_micros,
+        SET committed_usd_micros = d.committed_usd_micros + EXCLUDED.committed_usd_micros,
             calls = d.calls + 1,
             cap_usd_micros = EXCLUDED.cap_usd_micros
         WHERE EXCLUDED.cap_usd_micros IS NULL
-           OR d.spent_usd_micros + d.held_usd_micros + EXCLUDED.held_usd_micros
-              <= EXCLUDED.cap_usd_micros
-    RETURNING d.day, d.spent_usd_micros, d.held_usd_micros, d.cap_usd_micros
+           OR d.committed_usd_micros + EXCLUDED.committed_usd_micros
+              <= EXCLUDED.cap_usd_micros + (SELECT released FROM res)
+    RETURNING d.day, d.committed_usd_micros, d.cap_usd_micros
 ),
 hold AS (
     INSERT INTO receipts (id, agent_id, day, model, price_version, provider, input_tokens,
@@ -50,9 +69,10 @@ hold AS (
     FROM day_row, ok
     RETURNING id
 )
-SELECT day_row.day, day_row.spent_usd_micros AS spent, day_row.held_usd_micros AS held,
+SELECT day_row.day, res.spent,
+       day_row.committed_usd_micros - res.released - res.spent AS held,
        day_row.cap_usd_micros AS cap, (SELECT count(*) FROM hold) AS holds
-FROM day_row
+FROM day_row, res
 """
 
 _DENY = """
@@ -69,6 +89,7 @@ why AS (
                 ELSE 'daily_limit_exceeded' END AS reason
     FROM clock, pol
 ),
+res AS ({resolved_why}),
 day_row AS (
     INSERT INTO ledger_days AS d (agent_id, day, denied_calls, daily_denied_calls,
                                   cap_usd_micros)
@@ -77,7 +98,7 @@ day_row AS (
         SET denied_calls = d.denied_calls + 1,
             daily_denied_calls = d.daily_denied_calls + EXCLUDED.daily_denied_calls,
             cap_usd_micros = EXCLUDED.cap_usd_micros
-    RETURNING d.day, d.spent_usd_micros, d.held_usd_micros, d.cap_usd_micros
+    RETURNING d.day, d.committed_usd_micros, d.cap_usd_micros
 ),
 receipt AS (
     INSERT INTO receipts (id, agent_id, day, model, price_version, provider, input_tokens,
@@ -88,11 +109,16 @@ receipt AS (
     FROM day_row, why
     RETURNING id
 )
-SELECT day_row.day, day_row.spent_usd_micros AS spent, day_row.held_usd_micros AS held,
+SELECT day_row.day, res.spent,
+       day_row.committed_usd_micros - res.released - res.spent AS held,
        day_row.cap_usd_micros AS cap, why.reason, (SELECT count(*) FROM receipt) AS receipts
-FROM day_row, why
+FROM day_row, why, res
 """
 
+# Never touches ledger_days' lock: the receipt flips held -> settled/voided exactly once and
+# its hold moves into the day's resolution shard. The spent figure is this shard's latest
+# value (its row lock serialises the shard's settles) plus the other shards as of this
+# statement's snapshot; the cap is the day row's as of the snapshot.
 _RESOLVE = """
 WITH r AS (
     UPDATE receipts
@@ -102,14 +128,25 @@ WITH r AS (
            usage_missing = $7, resolved_at = clock_timestamp()
      WHERE id = $1 AND status = 'held'
     RETURNING agent_id, day, quoted_usd_micros, charged_usd_micros
+),
+s AS (
+    INSERT INTO ledger_resolutions AS s (agent_id, day, shard, released_usd_micros,
+                                         spent_usd_micros)
+    SELECT r.agent_id, r.day, {shard_of_id}, r.quoted_usd_micros - r.charged_usd_micros,
+           r.charged_usd_micros
+      FROM r
+    ON CONFLICT (agent_id, day, shard) DO UPDATE
+        SET released_usd_micros = s.released_usd_micros + EXCLUDED.released_usd_micros,
+            spent_usd_micros = s.spent_usd_micros + EXCLUDED.spent_usd_micros
+    RETURNING s.agent_id, s.day, s.shard, s.spent_usd_micros
 )
-UPDATE ledger_days d
-   SET held_usd_micros = d.held_usd_micros - r.quoted_usd_micros,
-       spent_usd_micros = d.spent_usd_micros + r.charged_usd_micros
-  FROM r
- WHERE d.agent_id = r.agent_id AND d.day = r.day
-RETURNING d.spent_usd_micros AS spent, d.held_usd_micros AS held, d.cap_usd_micros AS cap,
-          r.charged_usd_micros AS charged, r.quoted_usd_micros AS quoted
+SELECT s.spent_usd_micros
+       + (SELECT COALESCE(sum(o.spent_usd_micros), 0)::bigint FROM ledger_resolutions o
+           WHERE o.agent_id = s.agent_id AND o.day = s.day AND o.shard <> s.shard) AS spent,
+       (SELECT d.cap_usd_micros FROM ledger_days d
+         WHERE d.agent_id = s.agent_id AND d.day = s.day) AS cap,
+       r.charged_usd_micros AS charged, r.quoted_usd_micros AS quoted
+FROM r, s
 """
 
 _SWEEP = """
@@ -118,18 +155,22 @@ WITH r AS (
        SET status = 'voided', outcome = 'expired', charged_usd_micros = 0,
            resolved_at = clock_timestamp()
      WHERE status = 'held' AND expires_at < {now}
-    RETURNING agent_id, day, quoted_usd_micros
+    RETURNING id, agent_id, day, quoted_usd_micros
 ),
 agg AS (
-    SELECT agent_id, day, sum(quoted_usd_micros)::bigint AS quoted, count(*) AS n
-    FROM r GROUP BY agent_id, day
+    SELECT agent_id, day, {shard_of_r_id} AS shard, sum(quoted_usd_micros)::bigint AS quoted,
+           count(*) AS n
+    FROM r GROUP BY 1, 2, 3
 ),
 upd AS (
-    UPDATE ledger_days d SET held_usd_micros = d.held_usd_micros - agg.quoted
-      FROM agg WHERE d.agent_id = agg.agent_id AND d.day = agg.day
-    RETURNING agg.n
+    -- A fixed lock order, so two sweepers never deadlock on each other's shards.
+    INSERT INTO ledger_resolutions AS s (agent_id, day, shard, released_usd_micros)
+    SELECT agent_id, day, shard, quoted FROM agg ORDER BY agent_id, day, shard
+    ON CONFLICT (agent_id, day, shard) DO UPDATE
+        SET released_usd_micros = s.released_usd_micros + EXCLUDED.released_usd_micros
+    RETURNING 1
 )
-SELECT COALESCE(sum(n), 0)::bigint FROM upd
+SELECT COALESCE(sum(n), 0)::bigint FROM agg
 """
 
 _USAGE = """
@@ -142,7 +183,7 @@ SELECT days.day, COALESCE(d.spent_usd_micros, 0) AS spent, COALESCE(d.held_usd_m
        COALESCE(d.calls, 0) AS calls, COALESCE(d.denied_calls, 0) AS denied_calls,
        COALESCE(d.daily_denied_calls, 0) AS daily_denied_calls
 FROM days
-LEFT JOIN ledger_days d ON d.agent_id = $1 AND d.day = days.day
+LEFT JOIN ledger_day_figures d ON d.agent_id = $1 AND d.day = days.day
 LEFT JOIN policies p ON p.agent_id = $1
 ORDER BY days.day DESC
 """
@@ -195,8 +236,9 @@ class Resolution:
 
     charged_usd_micros: int
     quoted_usd_micros: int
+    # The day's spent right after this settle; with more than one resolution shard it
+    # cannot include another shard's settle that is still committing (see Ledger).
     spent_usd_micros: int
-    held_usd_micros: int
     # The cap the day's row carries: the one the latest reserve or denial of the day saw.
     cap_usd_micros: int | None = None
 
@@ -219,12 +261,41 @@ class DayUsage:
 
 
 class Ledger:
-    def __init__(self, pool: asyncpg.Pool, *, now_sql: str = "now()", hold_ttl_seconds: int = 300):
+    """The ledger's statements.
+
+    ``resolution_shards``: how many ``ledger_resolutions`` rows per (agent, day) settles and
+    voids spread over. 1 (the default) serialises an agent's settles on one row of their own
+    (never the reserves' row), so each settle's spent figure is exact and distinct; more
+    shards let settles of one hot agent run in parallel, and then a settle's spent figure
+    cannot include a concurrent settle on another shard that has not committed yet.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        now_sql: str = "now()",
+        hold_ttl_seconds: int = 300,
+        resolution_shards: int = 1,
+    ):
+        if not 1 <= resolution_shards <= 256:
+            raise ValueError("resolution_shards must be from 1 to 256")
         self._pool = pool
         self._ttl = float(hold_ttl_seconds)
-        self._reserve = _RESERVE.format(now=now_sql)
-        self._deny = _DENY.format(now=now_sql)
-        self._sweep = _SWEEP.format(now=now_sql)
+
+        def shard_of(id_sql: str) -> str:
+            if resolution_shards == 1:
+                return "0"
+            return f"((hashtext({id_sql}) & 2147483647) % {resolution_shards})"
+
+        self._reserve = _RESERVE.format(
+            now=now_sql, resolved_ok=_RESOLVED.format(day="(SELECT day FROM ok)")
+        )
+        self._deny = _DENY.format(
+            now=now_sql, resolved_why=_RESOLVED.format(day="(SELECT day FROM why)")
+        )
+        self._resolve_sql = _RESOLVE.format(shard_of_id=shard_of("$1"))
+        self._sweep = _SWEEP.format(now=now_sql, shard_of_r_id=shard_of("r.id"))
         self._usage = _USAGE.format(now=now_sql)
         self._today = f"SELECT ({now_sql} AT TIME ZONE 'UTC')::date"
 
@@ -298,7 +369,7 @@ class Ledger:
         usage_missing: bool,
     ) -> Resolution | None:
         row = await self._pool.fetchrow(
-            _RESOLVE,
+            self._resolve_sql,
             receipt_id,
             status,
             outcome,
@@ -313,7 +384,6 @@ class Ledger:
             charged_usd_micros=row["charged"],
             quoted_usd_micros=row["quoted"],
             spent_usd_micros=row["spent"],
-            held_usd_micros=row["held"],
             cap_usd_micros=row["cap"],
         )
 
