@@ -11,9 +11,30 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("saturn_local.errors")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Saturn's error body, as documented in OpenAPI (``details`` is left out when empty)."""
+
+    error: ErrorBody
+
+
+# Every /v1 route answers its failures in this envelope: validation is 400 (not FastAPI's
+# 422 shape), a reused idempotency key 422, provider and ledger trouble 502/503.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorEnvelope, "description": "Saturn's error envelope"},
+    "5XX": {"model": ErrorEnvelope, "description": "Saturn's error envelope"},
+}
 
 
 class SaturnLocalError(Exception):

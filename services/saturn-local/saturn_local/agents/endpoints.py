@@ -9,9 +9,10 @@ from fastapi import APIRouter, Response
 from saturn_local.agents.repository import AgentRow, AgentSpendRow, PolicyRow
 from saturn_local.agents.schemas import AgentCreate, AgentUpdate, PolicyPatch
 from saturn_local.deps import PrimaryAgent, ServicesDep
+from saturn_local.errors import ERROR_RESPONSES
 from saturn_local.wire import iso, micros_to_cents_ceil, micros_to_sats_ceil
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 def agent_out(agent: AgentRow) -> dict[str, Any]:
