@@ -87,7 +87,9 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    server = os.environ.get("DATABASE_URL") or start_embedded(ROOT / ".data" / "bench-pg")
+    server = os.environ.get("DATABASE_URL") or start_embedded(
+        ROOT / ".data" / "bench-pg", keep_running=False
+    )
     await drop_database(server, "bench_ledger")
     url = await ensure_database(server, "bench_ledger")
     await upgrade(url, "saturn_local")
