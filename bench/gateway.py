@@ -127,7 +127,9 @@ def _merge(runs: list[Run]) -> Run:
 
 
 async def main(args: argparse.Namespace, info: dict[str, Any]) -> int:
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the
+    # server is closing fails the request ("Can not write request body").
+    connector = aiohttp.TCPConnector(limit=0, force_close=False, keepalive_timeout=3.0)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         token, agent_key = await _setup(session, info)
