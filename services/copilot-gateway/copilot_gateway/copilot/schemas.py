@@ -25,7 +25,16 @@ class ChatMessage(BaseModel):
 class ReasonCreate(BaseModel):
     """Exactly one of ``prompt`` and ``messages``; anything else is refused (422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The validator below, said in OpenAPI terms so clients and fuzzers see the rule.
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["prompt"], "properties": {"prompt": {"type": "string"}}},
+                {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
+            ]
+        },
+    )
 
     prompt: str | None = Field(default=None, min_length=1)
     messages: list[ChatMessage] | None = Field(default=None, min_length=1)
