@@ -1,11 +1,11 @@
-"""Reads of the per-request usage events (``usage_events``, written by the usage domain)
-and of the effective cap of each customer-day.
+"""Reads of usage per customer-day and of the effective cap of each customer-day.
 
-Every query of that table lives here, so its shape is known in one place. Columns used:
-``customer_id``, ``outcome`` (``ok`` | ``daily_limit`` | ``per_call_limit`` | ``error``),
-``cost_usd_micros``, ``occurred_at`` (database clock). A customer-day is *at cap* when a
-request was refused for the daily cap that day, or the day's spend reached the cap in force
-that day (``daily_caps`` when rollover or a burst changed it, else the customer's cap).
+Usage is read from ``usage_day_totals``: a running aggregate of ``usage_events`` (written by
+the usage domain) per customer and UTC day of ``occurred_at``, kept by a trigger in the
+transaction that inserts the events (migration 0003), so a read costs the same however many
+events the day holds. Every query of it lives here. A customer-day is *at cap* when a request
+was refused for the daily cap that day, or the day's spend reached the cap in force that day
+(``daily_caps`` when rollover or a burst changed it, else the customer's cap).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from copilot_kit.money import MICROS_PER_CENT
 
-USAGE_EVENTS_TABLE = "usage_events"
-DAILY_LIMIT_OUTCOME = "daily_limit"
+USAGE_TOTALS_TABLE = "usage_day_totals"
 
 
 def day_start(day: date) -> datetime:
@@ -61,33 +60,22 @@ class CustomerDay:
 
 
 _CUSTOMER_DAYS_SQL = f"""
-WITH per_day AS (
-    SELECT e.customer_id,
-           (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
-           coalesce(sum(e.cost_usd_micros), 0)::bigint AS spent_usd_micros,
-           count(*) AS requests,
-           count(*) FILTER (WHERE e.outcome IN ('daily_limit', 'per_call_limit'))
-               AS limited_requests,
-           count(*) FILTER (WHERE e.outcome = '{DAILY_LIMIT_OUTCOME}') AS daily_limited_requests
-    FROM {USAGE_EVENTS_TABLE} e
-    WHERE e.occurred_at >= :start AND e.occurred_at < :end
-      {{customer_filter}}
-    GROUP BY 1, 2
-)
-SELECT p.customer_id, p.day, p.spent_usd_micros, p.requests, p.limited_requests,
-       p.daily_limited_requests,
+SELECT t.customer_id, t.day, t.spent_usd_micros, t.requests, t.limited_requests,
+       t.daily_limited_requests,
        coalesce(dc.daily_cap_usd_cents, c.daily_cap_usd_cents) AS daily_cap_usd_cents
-FROM per_day p
-JOIN customers c ON c.id = p.customer_id
-LEFT JOIN daily_caps dc ON dc.customer_id = p.customer_id AND dc.day = p.day
-ORDER BY p.customer_id, p.day
+FROM {USAGE_TOTALS_TABLE} t
+JOIN customers c ON c.id = t.customer_id
+LEFT JOIN daily_caps dc ON dc.customer_id = t.customer_id AND dc.day = t.day
+WHERE t.day >= :first_day AND t.day < :end_day
+  {{customer_filter}}
+ORDER BY t.customer_id, t.day
 """
 
 
 def _customer_days_sql(*, by_customer: bool) -> str:
     # Two statements rather than one "ids IS NULL OR ..." so each gets an index-friendly plan.
     return _CUSTOMER_DAYS_SQL.replace(
-        "{customer_filter}", "AND e.customer_id = ANY(:customer_ids)" if by_customer else ""
+        "{customer_filter}", "AND t.customer_id = ANY(:customer_ids)" if by_customer else ""
     )
 
 
@@ -99,7 +87,7 @@ async def customer_days(
     customer_ids: Sequence[str] | None = None,
 ) -> list[CustomerDay]:
     """Every customer-day with usage in ``[first_day, end_day)``, with its cap and at-cap."""
-    params: dict[str, object] = {"start": day_start(first_day), "end": day_start(end_day)}
+    params: dict[str, object] = {"first_day": first_day, "end_day": end_day}
     if customer_ids is not None:
         params["customer_ids"] = list(customer_ids)
     rows = await session.execute(
@@ -170,7 +158,7 @@ async def month_totals(session: AsyncSession, month_start: date) -> dict[str, Mo
             f"OR d.spent_usd_micros >= d.daily_cap_usd_cents * {MICROS_PER_CENT}) AS days_at_cap "
             f"FROM ({inner}) d GROUP BY d.customer_id"
         ),
-        {"start": day_start(first), "end": day_start(following)},
+        {"first_day": first, "end_day": following},
     )
     return {
         row.customer_id: MonthTotals(int(row.spent), int(row.requests), int(row.days_at_cap))

@@ -78,9 +78,7 @@ class UsageService:
             today = now.astimezone(UTC).date()
             month_start = today.replace(day=1)
             tomorrow = today + timedelta(days=1)
-            totals = await repository.day_totals(
-                session, customer_id, _midnight(month_start), _midnight(tomorrow)
-            )
+            totals = await repository.day_totals(session, customer_id, month_start, tomorrow)
             # Rollover and burst raise a day's cap; those days are measured against it.
             raised = await daily_caps_of(
                 session, customer_id, first_day=month_start, end_day=tomorrow
