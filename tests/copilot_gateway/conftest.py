@@ -268,6 +268,7 @@ class Gateway:
     state: GatewayState
     tenant: FakeTenantApi
     saturn: FakeSaturn
+    app: Any = None
 
     async def reason(
         self, customer_id: str = "cus_a", body: Any = None, **kwargs: Any
@@ -326,7 +327,9 @@ async def make_gateway() -> AsyncIterator[GatewayFactory]:
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
         )
         stack.append((lifespan, client))
-        return Gateway(client=client, state=app.state.gateway, tenant=tenant, saturn=saturn)
+        return Gateway(
+            client=client, state=app.state.gateway, tenant=tenant, saturn=saturn, app=app
+        )
 
     yield start
     for lifespan, client in reversed(stack):

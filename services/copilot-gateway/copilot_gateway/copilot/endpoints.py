@@ -76,6 +76,11 @@ def _idempotency_key(value: str | None) -> str | None:
     summary="Ask the copilot; runs on the calling customer's own capped agent.",
 )
 async def reason(request: Request) -> Response:
+    return Response(await reason_json(request), media_type=_JSON)
+
+
+async def reason_json(request: Request) -> bytes:
+    """The reason route's work, up to the JSON answer; shared with the app's direct path."""
     state: GatewayState = request.app.state.gateway
     customer_id = state.verifier.customer_id(request.headers.get("authorization"))
     raw = await _read_body(request, state.max_body_bytes)
@@ -85,7 +90,7 @@ async def reason(request: Request) -> Response:
         body,
         idempotency_key=_idempotency_key(request.headers.get("idempotency-key")),
     )
-    return Response(result.model_dump_json(), media_type=_JSON)
+    return result.__pydantic_serializer__.to_json(result)
 
 
 @router.get(
