@@ -121,7 +121,6 @@ async def test_tenant_api_operation(
         MAX_EXAMPLES,
         auth_weights=("valid", "valid", "valid", "valid", "none", "wrong", "customer"),
     )
+    # Which tokens hypothesis happens to pick is not guaranteed, so refusals are not asserted
+    # here: tests/tenant_api/test_auth_tokens.py checks 401/403 on every route explicitly.
     assert target.seen, "no request was sent"
-    if label != "GET /healthz":
-        # The tokens steer: unauthenticated calls are refused before any handler runs.
-        assert 401 in target.seen or 403 in target.seen, target.seen
