@@ -258,7 +258,7 @@ async def workers(
 
 
 async def deliver_until(
-    predicate: Callable[[], bool], *workers: DeliveryWorker, within: float = 8.0
+    predicate: Callable[[], bool], *workers: DeliveryWorker, within: float = 20.0
 ) -> None:
     """Tick the workers until ``predicate`` holds (no fixed sleeps)."""
     deadline = time.monotonic() + within
