@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import httpx
+
+from copilot_kit.http import make_http_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +59,44 @@ def usage_value(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return None
+
+
+class HttpChatProvider:
+    """What the remote providers share: one long-lived client, the hold's input estimate,
+    and one POST whose transport, status and JSON failures all become ProviderError."""
+
+    name = "http"
+    bills_on_cancel = True  # the provider may already be billing a cancelled request
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: dict[str, str],
+        timeout_seconds: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = make_http_client(
+            base_url=base_url.rstrip("/") + "/",
+            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
+            headers=headers,
+            transport=transport,
+        )
+
+    def estimate_input_tokens(self, messages: list[ChatMessage]) -> int:
+        return conservative_token_estimate(messages)
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = await self._client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"{self.name} request failed ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            raise ProviderError(f"{self.name} answered HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError(f"{self.name} reply could not be read") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

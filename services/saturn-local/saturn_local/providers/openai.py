@@ -6,19 +6,17 @@ from typing import Any
 
 import httpx
 
-from copilot_kit.http import make_http_client
 from saturn_local.providers.base import (
     ChatMessage,
     Completion,
+    HttpChatProvider,
     ProviderError,
-    conservative_token_estimate,
     usage_value,
 )
 
 
-class OpenAIProvider:
+class OpenAIProvider(HttpChatProvider):
     name = "openai"
-    bills_on_cancel = True
 
     def __init__(
         self,
@@ -28,16 +26,12 @@ class OpenAIProvider:
         timeout_seconds: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = make_http_client(
-            base_url=base_url.rstrip("/") + "/",
-            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
-            headers=headers,
+        super().__init__(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout_seconds=timeout_seconds,
             transport=transport,
         )
-
-    def estimate_input_tokens(self, messages: list[ChatMessage]) -> int:
-        return conservative_token_estimate(messages)
 
     async def complete(
         self,
@@ -54,18 +48,12 @@ class OpenAIProvider:
         }
         if temperature is not None:
             body["temperature"] = temperature
+        data = await self._post_json("chat/completions", body)
         try:
-            response = await self._client.post("chat/completions", json=body)
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"openai request failed ({type(exc).__name__})") from exc
-        if response.status_code >= 400:
-            raise ProviderError(f"openai answered HTTP {response.status_code}")
-        try:
-            data = response.json()
             content = data["choices"][0]["message"]["content"] or ""
             if not isinstance(content, str):
                 raise TypeError("content is not a string")
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except (KeyError, IndexError, TypeError) as exc:
             raise ProviderError("openai reply could not be read") from exc
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return Completion(
@@ -74,6 +62,3 @@ class OpenAIProvider:
             input_tokens=usage_value(usage.get("prompt_tokens")),
             output_tokens=usage_value(usage.get("completion_tokens")),
         )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
